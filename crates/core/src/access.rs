@@ -1,0 +1,134 @@
+//! Roles are named sets of capabilities. Scope (which teams, which organisation) is applied by
+//! the app layer on top of these.
+
+use crate::ticket::string_enum;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Requester,
+    Agent,
+    TeamLead,
+    ServiceManager,
+    Auditor,
+    Admin,
+}
+string_enum!(Role {
+    Requester => "requester",
+    Agent => "agent",
+    TeamLead => "team_lead",
+    ServiceManager => "service_manager",
+    Auditor => "auditor",
+    Admin => "admin",
+});
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Capability {
+    /// Submit tickets as the requester.
+    SubmitTicket,
+    /// See tickets of own teams and the unassigned triage queue; work them.
+    WorkTickets,
+    /// See every ticket of every organisation.
+    SeeAllTickets,
+    /// Change tickets one can see beyond own requests (status, assignment, priority).
+    EditTickets,
+    /// Write internal notes and read them.
+    InternalNotes,
+    /// Assign tickets to any member of own teams (team lead) or anyone (manager).
+    AssignTickets,
+    /// Override the matrix priority.
+    OverridePriority,
+    /// Read the audit log.
+    ReadAudit,
+    /// Users, teams, organisations.
+    ManageAccounts,
+}
+
+impl Role {
+    pub fn capabilities(self) -> &'static [Capability] {
+        use Capability::*;
+        match self {
+            Role::Requester => &[SubmitTicket],
+            Role::Agent => &[
+                SubmitTicket,
+                WorkTickets,
+                EditTickets,
+                InternalNotes,
+                AssignTickets,
+                OverridePriority,
+            ],
+            Role::TeamLead => &[
+                SubmitTicket,
+                WorkTickets,
+                EditTickets,
+                InternalNotes,
+                AssignTickets,
+                OverridePriority,
+            ],
+            Role::ServiceManager => &[
+                SubmitTicket,
+                WorkTickets,
+                SeeAllTickets,
+                EditTickets,
+                InternalNotes,
+                AssignTickets,
+                OverridePriority,
+                ReadAudit,
+            ],
+            Role::Auditor => &[SeeAllTickets, InternalNotes, ReadAudit],
+            Role::Admin => &[
+                SubmitTicket,
+                WorkTickets,
+                SeeAllTickets,
+                EditTickets,
+                InternalNotes,
+                AssignTickets,
+                OverridePriority,
+                ReadAudit,
+                ManageAccounts,
+            ],
+        }
+    }
+
+    pub fn can(self, cap: Capability) -> bool {
+        self.capabilities().contains(&cap)
+    }
+
+    /// Staff work in the agent workspace; requesters use the portal.
+    pub fn is_staff(self) -> bool {
+        self != Role::Requester
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auditor_changes_nothing() {
+        for cap in [
+            Capability::EditTickets,
+            Capability::ManageAccounts,
+            Capability::SubmitTicket,
+        ] {
+            assert!(!Role::Auditor.can(cap));
+        }
+        assert!(Role::Auditor.can(Capability::SeeAllTickets));
+    }
+
+    #[test]
+    fn requesters_never_read_internal_notes() {
+        assert!(!Role::Requester.can(Capability::InternalNotes));
+        assert!(!Role::Requester.is_staff());
+    }
+
+    #[test]
+    fn roles_round_trip() {
+        for r in Role::ALL {
+            assert_eq!(r.as_str().parse::<Role>(), Ok(*r));
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! Steward's pure domain: ticket types, the status lifecycle, the priority matrix, roles and
+//! their capabilities, and input validation. No IO, no async, no SQL.
+
+pub mod access;
+pub mod priority;
+pub mod text;
+pub mod ticket;
+
+pub use access::{Capability, Role};
+pub use priority::{Level, Priority, PriorityMatrix};
+pub use ticket::{Channel, PendingReason, Status, TicketKind, TransitionError};

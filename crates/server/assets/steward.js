@@ -1,0 +1,1 @@
+// Steward's own small enhancements; the pages work without it.

@@ -1,0 +1,15 @@
+app-name = Steward
+login-title = Sign in
+login-submit = Sign in
+login-failed = The email or password is not correct.
+login-throttled = Too many failed attempts from here. Wait a few minutes and try again.
+field-email = Email
+field-password = Password
+error-csrf = The form has expired. Reload the page and try again.
+error-internal = Something went wrong on our side. It has been logged.
+role-requester = Requester
+role-agent = Agent
+role-team_lead = Team lead
+role-service_manager = Service manager
+role-auditor = Auditor
+role-admin = Administrator

@@ -1,0 +1,15 @@
+app-name = Steward
+login-title = 登录
+login-submit = 登录
+login-failed = 邮箱或密码不正确。
+login-throttled = 此处登录失败次数过多，请稍等几分钟再试。
+field-email = 邮箱
+field-password = 密码
+error-csrf = 表单已过期，请刷新页面后重试。
+error-internal = 服务器出现错误，已记录。
+role-requester = 申请人
+role-agent = 服务台工程师
+role-team_lead = 组长
+role-service_manager = 服务经理
+role-auditor = 审计员
+role-admin = 管理员

@@ -1,0 +1,1000 @@
+//! Incidents and service requests: create, read, list and search, update through the
+//! lifecycle, replies and internal notes, and the history from the audit log.
+
+use super::accounts::double_option;
+use super::error::text_field;
+use super::idempotency::{self, IdempotencyKey};
+use super::views::{AttachmentView, CommentView, HistoryEntry, Page, TicketView};
+use super::{now, Actor, App, AppError, AppResult, AuditTrail};
+use serde::Deserialize;
+use sqlx::AnyConnection;
+use std::collections::HashMap;
+use steward_core::text::{multi_line, single_line};
+use steward_core::{Capability, Level, PendingReason, Priority, Role, Status, TicketKind};
+use steward_store::tickets::{self, Cursor, Scope, Sort, Ticket, TicketFilter};
+use steward_store::{accounts, audit, search, WriteCtx};
+use utoipa::ToSchema;
+
+pub const TITLE_MAX: usize = 200;
+pub const DESCRIPTION_MAX: usize = 20_000;
+pub const COMMENT_MAX: usize = 20_000;
+
+fn parse_kind(s: &str) -> AppResult<TicketKind> {
+    s.parse()
+        .map_err(|_| AppError::invalid("kind", "must be incident or service_request"))
+}
+
+fn parse_level(field: &str, s: &str) -> AppResult<Level> {
+    s.parse()
+        .map_err(|_| AppError::invalid(field, "must be high, medium or low"))
+}
+
+fn parse_priority(s: &str) -> AppResult<Priority> {
+    s.parse()
+        .map_err(|_| AppError::invalid("priority", "must be P1, P2, P3, P4 or P5"))
+}
+
+fn parse_status(field: &str, s: &str) -> AppResult<Status> {
+    s.parse().map_err(|_| {
+        AppError::invalid(
+            field,
+            "must be new, assigned, in_progress, pending, resolved, closed or cancelled",
+        )
+    })
+}
+
+fn optional_line(field: &str, v: Option<&str>, max: usize) -> AppResult<Option<String>> {
+    match v.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(s) => text_field(field, single_line(s, max)).map(Some),
+    }
+}
+
+/// The assignee must be an active staff member and, when the ticket has a team, in it.
+async fn check_assignee(
+    conn: &mut AnyConnection,
+    assignee: i64,
+    team: Option<i64>,
+) -> AppResult<()> {
+    let user = accounts::get_user(conn, assignee)
+        .await?
+        .filter(|u| u.active)
+        .ok_or_else(|| AppError::invalid("assignee_id", "no such active user"))?;
+    let role: Role = user
+        .role
+        .parse()
+        .map_err(|_| AppError::invalid("assignee_id", "has no valid role"))?;
+    if !role.can(Capability::WorkTickets) {
+        return Err(AppError::invalid("assignee_id", "is not an agent"));
+    }
+    if let Some(t) = team {
+        if !accounts::user_team_ids(conn, assignee).await?.contains(&t) {
+            return Err(AppError::invalid(
+                "assignee_id",
+                "is not a member of the ticket's team",
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn check_team(conn: &mut AnyConnection, team: i64) -> AppResult<()> {
+    accounts::get_team(conn, team)
+        .await?
+        .ok_or_else(|| AppError::invalid("team_id", "no such team"))?;
+    Ok(())
+}
+
+async fn check_watchers(conn: &mut AnyConnection, ids: &[i64]) -> AppResult<()> {
+    if ids.len() > 50 {
+        return Err(AppError::invalid("watcher_ids", "at most 50 watchers"));
+    }
+    for id in ids {
+        accounts::get_user(conn, *id)
+            .await?
+            .filter(|u| u.active)
+            .ok_or_else(|| AppError::invalid("watcher_ids", format!("no active user {id}")))?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTicketInput {
+    /// incident or service_request
+    pub kind: String,
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    /// high, medium or low
+    pub impact: String,
+    /// high, medium or low
+    pub urgency: String,
+    /// Staff may submit on behalf of a requester; defaults to the caller.
+    pub requester_id: Option<i64>,
+    pub team_id: Option<i64>,
+    pub assignee_id: Option<i64>,
+    pub category: Option<String>,
+    /// Overrides the matrix priority (staff only); needs `priority_reason`.
+    pub priority: Option<String>,
+    pub priority_reason: Option<String>,
+    #[serde(default)]
+    pub watcher_ids: Vec<i64>,
+}
+
+pub async fn create_ticket(
+    app: &App,
+    actor: &Actor,
+    input: NewTicketInput,
+    key: Option<IdempotencyKey>,
+) -> AppResult<TicketView> {
+    actor.require(Capability::SubmitTicket)?;
+    let kind = parse_kind(&input.kind)?;
+    let title = text_field("title", single_line(&input.title, TITLE_MAX))?;
+    let description = text_field(
+        "description",
+        multi_line(&input.description, DESCRIPTION_MAX, false),
+    )?;
+    let impact = parse_level("impact", &input.impact)?;
+    let urgency = parse_level("urgency", &input.urgency)?;
+    let category = optional_line("category", input.category.as_deref(), 100)?;
+    let staff = actor.can(Capability::EditTickets);
+    for (field, set) in [
+        (
+            "requester_id",
+            input.requester_id.is_some_and(|r| r != actor.user_id),
+        ),
+        ("team_id", input.team_id.is_some()),
+        ("assignee_id", input.assignee_id.is_some()),
+        ("priority", input.priority.is_some()),
+        ("watcher_ids", !input.watcher_ids.is_empty()),
+    ] {
+        if set && !staff {
+            return Err(AppError::forbidden(format!(
+                "{field}: only the service desk sets this"
+            )));
+        }
+    }
+    let matrix_priority = app.matrix.priority(impact, urgency);
+    let (priority, priority_reason) = match input.priority.as_deref() {
+        None => (matrix_priority, None),
+        Some(p) => {
+            let p = parse_priority(p)?;
+            if p == matrix_priority {
+                (p, None)
+            } else {
+                let reason =
+                    optional_line("priority_reason", input.priority_reason.as_deref(), 500)?
+                        .ok_or_else(|| {
+                            AppError::invalid(
+                                "priority_reason",
+                                "is required to override the matrix priority",
+                            )
+                        })?;
+                (p, Some(reason))
+            }
+        }
+    };
+    let actor = actor.clone();
+    let requester_id = input.requester_id.unwrap_or(actor.user_id);
+    let (team_id, assignee_id, watchers) = (input.team_id, input.assignee_id, input.watcher_ids);
+    app.store
+        .write(move |ctx| {
+            Box::pin(async move {
+                if let Some(v) = idempotency::replay(ctx, actor.user_id, &key).await? {
+                    return Ok(v);
+                }
+                let requester = accounts::get_user(&mut ctx.conn, requester_id)
+                    .await?
+                    .filter(|u| u.active)
+                    .ok_or_else(|| AppError::invalid("requester_id", "no such active user"))?;
+                if let Some(t) = team_id {
+                    check_team(&mut ctx.conn, t).await?;
+                }
+                if let Some(a) = assignee_id {
+                    check_assignee(&mut ctx.conn, a, team_id).await?;
+                }
+                check_watchers(&mut ctx.conn, &watchers).await?;
+                let now = now();
+                let seq = tickets::next_number(&mut ctx.conn, kind.prefix()).await?;
+                let mut t = Ticket {
+                    id: 0,
+                    number: kind.format_number(seq),
+                    kind: kind.as_str().into(),
+                    title,
+                    description,
+                    requester_id,
+                    organization_id: requester.organization_id,
+                    team_id,
+                    assignee_id,
+                    category,
+                    impact: impact.as_str().into(),
+                    urgency: urgency.as_str().into(),
+                    priority: priority.rank(),
+                    priority_reason,
+                    status: if assignee_id.is_some() {
+                        Status::Assigned
+                    } else {
+                        Status::New
+                    }
+                    .as_str()
+                    .into(),
+                    pending_reason: None,
+                    resolution_code: None,
+                    resolution_notes: None,
+                    version: 1,
+                    created_at: now,
+                    updated_at: now,
+                    resolved_at: None,
+                    closed_at: None,
+                    requester_name: requester.name,
+                    organization_name: None,
+                    team_name: None,
+                    assignee_name: None,
+                };
+                t.id = tickets::insert(&mut ctx.conn, &t).await?;
+                if !watchers.is_empty() {
+                    tickets::set_watchers(&mut ctx.conn, t.id, &watchers).await?;
+                }
+                search::index_ticket(
+                    &mut ctx.conn,
+                    ctx.backend,
+                    t.id,
+                    &format!("{} {} {}", t.number, t.title, t.description),
+                )
+                .await?;
+                AuditTrail::new(&actor, "ticket", t.id, now)
+                    .record(
+                        ctx,
+                        "create",
+                        None,
+                        None,
+                        Some(format!(
+                            "{} {} {}",
+                            t.number,
+                            t.status,
+                            Priority::from_rank(t.priority)
+                                .map(|p| p.as_str())
+                                .unwrap_or("")
+                        )),
+                    )
+                    .await?;
+                let stored = tickets::get(&mut ctx.conn, &Scope::All, t.id)
+                    .await?
+                    .ok_or(AppError::NotFound)?;
+                let view = TicketView::new(&stored, watchers);
+                idempotency::remember(ctx, actor.user_id, &key, &view).await?;
+                Ok(view)
+            })
+        })
+        .await
+}
+
+pub async fn get_ticket(app: &App, actor: &Actor, id: i64) -> AppResult<TicketView> {
+    let mut conn = app.read().await?;
+    let t = tickets::get(&mut conn, &actor.ticket_scope(), id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let watchers = tickets::watchers(&mut conn, id).await?;
+    Ok(TicketView::new(&t, watchers))
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TicketPatch {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub team_id: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub assignee_id: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub category: Option<Option<String>>,
+    pub impact: Option<String>,
+    pub urgency: Option<String>,
+    /// Overrides the matrix priority; needs `priority_reason`. null returns to the matrix.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub priority: Option<Option<String>>,
+    pub priority_reason: Option<String>,
+    pub status: Option<String>,
+    /// requester or third_party; with status pending.
+    pub pending_reason: Option<String>,
+    /// Required when resolving.
+    pub resolution_code: Option<String>,
+    pub resolution_notes: Option<String>,
+    pub watcher_ids: Option<Vec<i64>>,
+}
+
+/// What a requester may do to a ticket they see: withdraw it while open, confirm or reopen a
+/// resolution. Everything else is the service desk's.
+fn check_requester_patch(p: &TicketPatch, current: Status) -> AppResult<()> {
+    let staff_fields = [
+        ("title", p.title.is_some()),
+        ("description", p.description.is_some()),
+        ("team_id", p.team_id.is_some()),
+        ("assignee_id", p.assignee_id.is_some()),
+        ("category", p.category.is_some()),
+        ("impact", p.impact.is_some()),
+        ("urgency", p.urgency.is_some()),
+        ("priority", p.priority.is_some()),
+        ("pending_reason", p.pending_reason.is_some()),
+        ("resolution_code", p.resolution_code.is_some()),
+        ("resolution_notes", p.resolution_notes.is_some()),
+        ("watcher_ids", p.watcher_ids.is_some()),
+    ];
+    if let Some((field, _)) = staff_fields.iter().find(|(_, set)| *set) {
+        return Err(AppError::forbidden(format!(
+            "{field}: only the service desk changes this"
+        )));
+    }
+    if let Some(s) = &p.status {
+        let to = parse_status("status", s)?;
+        let allowed = match to {
+            Status::Cancelled => current.is_open(),
+            Status::Closed | Status::InProgress => current == Status::Resolved,
+            _ => false,
+        };
+        if !allowed {
+            return Err(AppError::forbidden(
+                "status: requesters may cancel an open ticket, or close or reopen a resolved one",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn opt_i64(v: Option<i64>) -> Option<String> {
+    v.map(|v| v.to_string())
+}
+
+pub async fn update_ticket(
+    app: &App,
+    actor: &Actor,
+    id: i64,
+    patch: TicketPatch,
+    if_match: Option<i64>,
+) -> AppResult<TicketView> {
+    if !actor.can(Capability::EditTickets) && !actor.can(Capability::SubmitTicket) {
+        // Auditors read; they still get 404 for what they cannot see.
+        get_ticket(app, actor, id).await?;
+        return Err(AppError::forbidden("your role does not allow changes"));
+    }
+    let title = patch
+        .title
+        .as_deref()
+        .map(|t| text_field("title", single_line(t, TITLE_MAX)))
+        .transpose()?;
+    let description = patch
+        .description
+        .as_deref()
+        .map(|d| text_field("description", multi_line(d, DESCRIPTION_MAX, false)))
+        .transpose()?;
+    let impact = patch
+        .impact
+        .as_deref()
+        .map(|v| parse_level("impact", v))
+        .transpose()?;
+    let urgency = patch
+        .urgency
+        .as_deref()
+        .map(|v| parse_level("urgency", v))
+        .transpose()?;
+    let status = patch
+        .status
+        .as_deref()
+        .map(|v| parse_status("status", v))
+        .transpose()?;
+    let pending_reason = patch
+        .pending_reason
+        .as_deref()
+        .map(|v| {
+            v.parse::<PendingReason>().map_err(|_| {
+                AppError::invalid("pending_reason", "must be requester or third_party")
+            })
+        })
+        .transpose()?;
+    let priority = match &patch.priority {
+        Some(Some(p)) => Some(Some(parse_priority(p)?)),
+        Some(None) => Some(None),
+        None => None,
+    };
+    let category = match &patch.category {
+        Some(c) => Some(optional_line("category", c.as_deref(), 100)?),
+        None => None,
+    };
+    let resolution_code = optional_line("resolution_code", patch.resolution_code.as_deref(), 100)?;
+    let resolution_notes = patch
+        .resolution_notes
+        .as_deref()
+        .map(|n| text_field("resolution_notes", multi_line(n, DESCRIPTION_MAX, false)))
+        .transpose()?;
+    let priority_reason = optional_line("priority_reason", patch.priority_reason.as_deref(), 500)?;
+    let matrix = app.matrix.clone();
+    let actor = actor.clone();
+    app.store
+        .write(move |ctx| {
+            Box::pin(async move {
+                let scope = actor.ticket_scope();
+                let old = tickets::get(&mut ctx.conn, &scope, id)
+                    .await?
+                    .ok_or(AppError::NotFound)?;
+                if let Some(v) = if_match {
+                    if v != old.version {
+                        return Err(AppError::Stale);
+                    }
+                }
+                let current = parse_status("status", &old.status)?;
+                let is_staff = actor.can(Capability::EditTickets);
+                if !is_staff {
+                    check_requester_patch(&patch, current)?;
+                }
+                let mut t = old.clone();
+                if let Some(v) = title {
+                    t.title = v;
+                }
+                if let Some(v) = description {
+                    t.description = v;
+                }
+                if let Some(v) = category {
+                    t.category = v;
+                }
+                if let Some(team) = patch.team_id {
+                    if let Some(team) = team {
+                        check_team(&mut ctx.conn, team).await?;
+                    }
+                    // A new team that the current assignee is not in leaves the ticket unassigned.
+                    if team != t.team_id && patch.assignee_id.is_none() {
+                        if let (Some(a), Some(tm)) = (t.assignee_id, team) {
+                            if !accounts::user_team_ids(&mut ctx.conn, a)
+                                .await?
+                                .contains(&tm)
+                            {
+                                t.assignee_id = None;
+                            }
+                        }
+                    }
+                    t.team_id = team;
+                }
+                if let Some(a) = patch.assignee_id {
+                    if let Some(a) = a {
+                        check_assignee(&mut ctx.conn, a, t.team_id).await?;
+                    }
+                    t.assignee_id = a;
+                }
+                // Impact, urgency and the override decide the priority together.
+                let impact = impact.unwrap_or_else(|| t.impact.parse().unwrap_or(Level::Medium));
+                let urgency = urgency.unwrap_or_else(|| t.urgency.parse().unwrap_or(Level::Medium));
+                t.impact = impact.as_str().into();
+                t.urgency = urgency.as_str().into();
+                let from_matrix = matrix.priority(impact, urgency);
+                match priority {
+                    Some(Some(p)) if p != from_matrix => {
+                        let reason = priority_reason.clone().ok_or_else(|| {
+                            AppError::invalid(
+                                "priority_reason",
+                                "is required to override the matrix priority",
+                            )
+                        })?;
+                        t.priority = p.rank();
+                        t.priority_reason = Some(reason);
+                    }
+                    Some(_) => {
+                        t.priority = from_matrix.rank();
+                        t.priority_reason = None;
+                    }
+                    None if t.priority_reason.is_none() => t.priority = from_matrix.rank(),
+                    None => {}
+                }
+                // Status: an explicit change must follow the lifecycle; assignment alone moves
+                // new ↔ assigned.
+                let now = now();
+                let target = match status {
+                    Some(s) => Some(s),
+                    None if current == Status::New && t.assignee_id.is_some() => {
+                        Some(Status::Assigned)
+                    }
+                    None if current == Status::Assigned && t.assignee_id.is_none() => {
+                        Some(Status::New)
+                    }
+                    None => None,
+                };
+                if let Some(to) = target.filter(|s| *s != current) {
+                    current
+                        .check_transition(to)
+                        .map_err(|e| AppError::Conflict {
+                            message: e.to_string(),
+                            allowed: Some(
+                                e.allowed.iter().map(|s| s.as_str().to_string()).collect(),
+                            ),
+                        })?;
+                    match to {
+                        Status::Assigned if t.assignee_id.is_none() => {
+                            return Err(AppError::invalid(
+                                "assignee_id",
+                                "is required for status assigned",
+                            ));
+                        }
+                        Status::Pending => {
+                            t.pending_reason = Some(
+                                pending_reason
+                                    .unwrap_or(PendingReason::Requester)
+                                    .as_str()
+                                    .into(),
+                            );
+                        }
+                        Status::Resolved => {
+                            let code = resolution_code
+                                .clone()
+                                .or(t.resolution_code.clone())
+                                .ok_or_else(|| {
+                                    AppError::invalid("resolution_code", "is required to resolve")
+                                })?;
+                            t.resolution_code = Some(code);
+                            t.resolved_at = Some(now);
+                        }
+                        Status::Closed => t.closed_at = Some(now),
+                        // Reopening clears the resolution time; the code stays for history.
+                        Status::InProgress if current == Status::Resolved => t.resolved_at = None,
+                        _ => {}
+                    }
+                    if to != Status::Pending {
+                        t.pending_reason = None;
+                    }
+                    t.status = to.as_str().into();
+                } else if let Some(r) = pending_reason {
+                    if current == Status::Pending {
+                        t.pending_reason = Some(r.as_str().into());
+                    }
+                }
+                if status.is_none() {
+                    if let Some(code) = &resolution_code {
+                        t.resolution_code = Some(code.clone());
+                    }
+                }
+                if status == Some(Status::Resolved) || resolution_notes.is_some() {
+                    if let Some(n) = &resolution_notes {
+                        t.resolution_notes = Some(n.clone());
+                    }
+                }
+                let old_watchers = tickets::watchers(&mut ctx.conn, id).await?;
+                let watchers = match &patch.watcher_ids {
+                    Some(w) => {
+                        let mut w = w.clone();
+                        w.sort_unstable();
+                        w.dedup();
+                        check_watchers(&mut ctx.conn, &w).await?;
+                        w
+                    }
+                    None => old_watchers.clone(),
+                };
+                let changes: Vec<(&str, Option<String>, Option<String>)> = vec![
+                    ("title", Some(old.title.clone()), Some(t.title.clone())),
+                    (
+                        "description",
+                        Some(old.description.clone()),
+                        Some(t.description.clone()),
+                    ),
+                    ("team_id", opt_i64(old.team_id), opt_i64(t.team_id)),
+                    (
+                        "assignee_id",
+                        opt_i64(old.assignee_id),
+                        opt_i64(t.assignee_id),
+                    ),
+                    ("category", old.category.clone(), t.category.clone()),
+                    ("impact", Some(old.impact.clone()), Some(t.impact.clone())),
+                    (
+                        "urgency",
+                        Some(old.urgency.clone()),
+                        Some(t.urgency.clone()),
+                    ),
+                    (
+                        "priority",
+                        Priority::from_rank(old.priority).map(|p| p.to_string()),
+                        Priority::from_rank(t.priority).map(|p| p.to_string()),
+                    ),
+                    (
+                        "priority_reason",
+                        old.priority_reason.clone(),
+                        t.priority_reason.clone(),
+                    ),
+                    ("status", Some(old.status.clone()), Some(t.status.clone())),
+                    (
+                        "pending_reason",
+                        old.pending_reason.clone(),
+                        t.pending_reason.clone(),
+                    ),
+                    (
+                        "resolution_code",
+                        old.resolution_code.clone(),
+                        t.resolution_code.clone(),
+                    ),
+                    (
+                        "resolution_notes",
+                        old.resolution_notes.clone(),
+                        t.resolution_notes.clone(),
+                    ),
+                    (
+                        "watcher_ids",
+                        Some(format!("{old_watchers:?}")),
+                        Some(format!("{watchers:?}")),
+                    ),
+                ];
+                if changes.iter().all(|(_, o, n)| o == n) {
+                    return Ok(TicketView::new(&old, old_watchers));
+                }
+                t.version = old.version + 1;
+                t.updated_at = now;
+                if !tickets::update(&mut ctx.conn, &t, old.version).await? {
+                    return Err(AppError::Stale);
+                }
+                if watchers != old_watchers {
+                    tickets::set_watchers(&mut ctx.conn, id, &watchers).await?;
+                }
+                if t.title != old.title || t.description != old.description {
+                    search::append_ticket_text(
+                        &mut ctx.conn,
+                        ctx.backend,
+                        id,
+                        &format!("{} {}", t.title, t.description),
+                        false,
+                    )
+                    .await?;
+                }
+                AuditTrail::new(&actor, "ticket", id, now)
+                    .changes(ctx, &changes)
+                    .await?;
+                let stored = tickets::get(&mut ctx.conn, &Scope::All, id)
+                    .await?
+                    .ok_or(AppError::NotFound)?;
+                Ok(TicketView::new(&stored, watchers))
+            })
+        })
+        .await
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TicketQuery {
+    /// One status or several, comma-separated; `open` means new, assigned, in_progress, pending.
+    pub status: Option<String>,
+    pub kind: Option<String>,
+    pub team_id: Option<i64>,
+    /// Only tickets without a team (the triage queue).
+    pub triage: Option<bool>,
+    pub assignee_id: Option<i64>,
+    pub unassigned: Option<bool>,
+    pub requester_id: Option<i64>,
+    pub organization_id: Option<i64>,
+    /// P1 .. P5
+    pub priority: Option<String>,
+    /// Full-text search over titles, descriptions and replies (Chinese and English).
+    pub q: Option<String>,
+    /// newest (default), priority (queue order: priority, then oldest), updated
+    pub sort: Option<String>,
+    /// 1..200, default 50
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+fn encode_cursor(sort: Sort, t: &Ticket) -> String {
+    match sort {
+        Sort::Newest => format!("n.{}", t.id),
+        Sort::Priority => format!("p.{}.{}.{}", t.priority, t.created_at, t.id),
+        Sort::Updated => format!("u.{}.{}", t.updated_at, t.id),
+    }
+}
+
+fn decode_cursor(sort: Sort, s: &str) -> AppResult<Cursor> {
+    let bad = || AppError::invalid("cursor", "is not a cursor from this listing");
+    let parts: Vec<&str> = s.split('.').collect();
+    let n = |i: usize| {
+        parts
+            .get(i)
+            .and_then(|p| p.parse::<i64>().ok())
+            .ok_or_else(bad)
+    };
+    match (sort, parts.first().copied()) {
+        (Sort::Newest, Some("n")) if parts.len() == 2 => Ok(Cursor::Newest { id: n(1)? }),
+        (Sort::Priority, Some("p")) if parts.len() == 4 => Ok(Cursor::Priority {
+            priority: n(1)?,
+            created_at: n(2)?,
+            id: n(3)?,
+        }),
+        (Sort::Updated, Some("u")) if parts.len() == 3 => Ok(Cursor::Updated {
+            updated_at: n(1)?,
+            id: n(2)?,
+        }),
+        _ => Err(bad()),
+    }
+}
+
+/// Turns query parameters into a store filter, naming the parameter at fault.
+pub fn ticket_filter(actor: &Actor, q: &TicketQuery) -> AppResult<TicketFilter> {
+    let mut f = TicketFilter {
+        limit: q.limit.unwrap_or(50),
+        ..Default::default()
+    };
+    if !(1..=200).contains(&f.limit) {
+        return Err(AppError::invalid("limit", "must be between 1 and 200"));
+    }
+    if let Some(s) = q.status.as_deref().filter(|s| !s.is_empty()) {
+        for part in s.split(',') {
+            if part == "open" {
+                f.statuses
+                    .extend(Status::OPEN.iter().map(|s| s.as_str().to_string()));
+            } else {
+                f.statuses
+                    .push(parse_status("status", part)?.as_str().to_string());
+            }
+        }
+    }
+    f.kind = q
+        .kind
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|k| parse_kind(k).map(|k| k.as_str().to_string()))
+        .transpose()?;
+    f.team_id = q.team_id;
+    f.triage = q.triage.unwrap_or(false);
+    f.assignee_id = q.assignee_id;
+    f.unassigned = q.unassigned.unwrap_or(false);
+    f.requester_id = q.requester_id;
+    f.organization_id = q.organization_id;
+    f.priority = q
+        .priority
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|p| parse_priority(p).map(|p| p.rank()))
+        .transpose()?;
+    f.sort = match q.sort.as_deref() {
+        None | Some("") | Some("newest") => Sort::Newest,
+        Some("priority") => Sort::Priority,
+        Some("updated") => Sort::Updated,
+        Some(_) => {
+            return Err(AppError::invalid(
+                "sort",
+                "must be newest, priority or updated",
+            ))
+        }
+    };
+    f.cursor = q
+        .cursor
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|c| decode_cursor(f.sort, c))
+        .transpose()?;
+    if let Some(text) = q.q.as_deref().filter(|s| !s.trim().is_empty()) {
+        if text.chars().count() > 200 {
+            return Err(AppError::invalid("q", "is longer than 200 characters"));
+        }
+        f.words = search::segment_query(text);
+        f.search_internal = actor.can(Capability::InternalNotes);
+    }
+    Ok(f)
+}
+
+pub async fn list_tickets(
+    app: &App,
+    actor: &Actor,
+    q: &TicketQuery,
+) -> AppResult<Page<TicketView>> {
+    let f = ticket_filter(actor, q)?;
+    if q.q.as_deref().is_some_and(|s| !s.trim().is_empty()) && f.words.is_empty() {
+        return Ok(Page {
+            items: vec![],
+            next_cursor: None,
+        });
+    }
+    let mut conn = app.read().await?;
+    let rows = tickets::list(&mut conn, app.store.backend, &actor.ticket_scope(), &f).await?;
+    let next_cursor = (rows.len() as i64 == f.limit)
+        .then(|| rows.last().map(|t| encode_cursor(f.sort, t)))
+        .flatten();
+    // Watchers are shown on the ticket itself; lists leave them out to stay one query.
+    let items = rows.iter().map(|t| TicketView::new(t, vec![])).collect();
+    Ok(Page { items, next_cursor })
+}
+
+pub async fn count_tickets(app: &App, actor: &Actor, q: &TicketQuery) -> AppResult<i64> {
+    let f = ticket_filter(actor, q)?;
+    let mut conn = app.read().await?;
+    Ok(tickets::count(&mut conn, app.store.backend, &actor.ticket_scope(), &f).await?)
+}
+
+// --- comments ---
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCommentInput {
+    pub body: String,
+    /// An internal note, seen by staff only (default false: a public reply).
+    #[serde(default)]
+    pub internal: bool,
+}
+
+pub async fn add_comment(
+    app: &App,
+    actor: &Actor,
+    ticket_id: i64,
+    input: NewCommentInput,
+    key: Option<IdempotencyKey>,
+) -> AppResult<CommentView> {
+    let body = text_field("body", multi_line(&input.body, COMMENT_MAX, true))?;
+    let actor = actor.clone();
+    app.store
+        .write(move |ctx| {
+            Box::pin(async move {
+                let t = tickets::get(&mut ctx.conn, &actor.ticket_scope(), ticket_id)
+                    .await?
+                    .ok_or(AppError::NotFound)?;
+                if input.internal && !actor.can(Capability::InternalNotes) {
+                    return Err(AppError::forbidden(
+                        "internal: only staff write internal notes",
+                    ));
+                }
+                if !actor.can(Capability::SubmitTicket) && !actor.can(Capability::EditTickets) {
+                    return Err(AppError::forbidden("your role does not allow replies"));
+                }
+                if let Some(v) = idempotency::replay(ctx, actor.user_id, &key).await? {
+                    return Ok(v);
+                }
+                let status = parse_status("status", &t.status)?;
+                if status.is_final() {
+                    return Err(AppError::Conflict {
+                        message: format!(
+                            "ticket {} is {}; it takes no more replies",
+                            t.number, t.status
+                        ),
+                        allowed: None,
+                    });
+                }
+                let now = now();
+                let id = tickets::insert_comment(
+                    &mut ctx.conn,
+                    ticket_id,
+                    actor.user_id,
+                    &body,
+                    input.internal,
+                    now,
+                )
+                .await?;
+                tickets::touch(&mut ctx.conn, ticket_id, now).await?;
+                search::append_ticket_text(
+                    &mut ctx.conn,
+                    ctx.backend,
+                    ticket_id,
+                    &body,
+                    input.internal,
+                )
+                .await?;
+                let trail = AuditTrail::new(&actor, "ticket", ticket_id, now);
+                let action = if input.internal { "note" } else { "reply" };
+                trail
+                    .record(ctx, action, Some("comment"), None, Some(id.to_string()))
+                    .await?;
+                // The requester answering a ticket that waits on them puts it back to work.
+                if !input.internal
+                    && status == Status::Pending
+                    && t.pending_reason.as_deref() == Some("requester")
+                    && actor.user_id == t.requester_id
+                {
+                    resume_from_pending(ctx, &t, now).await?;
+                    trail
+                        .changes(
+                            ctx,
+                            &[
+                                (
+                                    "status",
+                                    Some(t.status.clone()),
+                                    Some(Status::InProgress.as_str().into()),
+                                ),
+                                ("pending_reason", t.pending_reason.clone(), None),
+                            ],
+                        )
+                        .await?;
+                }
+                let c = tickets::get_comment(&mut ctx.conn, id)
+                    .await?
+                    .ok_or(AppError::NotFound)?;
+                let view = CommentView::new(&c, vec![]);
+                idempotency::remember(ctx, actor.user_id, &key, &view).await?;
+                Ok(view)
+            })
+        })
+        .await
+}
+
+async fn resume_from_pending(ctx: &mut WriteCtx, t: &Ticket, now: i64) -> AppResult<()> {
+    let current = tickets::get(&mut ctx.conn, &Scope::All, t.id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let mut next = current.clone();
+    next.status = Status::InProgress.as_str().into();
+    next.pending_reason = None;
+    next.version = current.version + 1;
+    next.updated_at = now;
+    if !tickets::update(&mut ctx.conn, &next, current.version).await? {
+        return Err(AppError::Stale);
+    }
+    Ok(())
+}
+
+pub async fn list_comments(
+    app: &App,
+    actor: &Actor,
+    ticket_id: i64,
+) -> AppResult<Vec<CommentView>> {
+    let mut conn = app.read().await?;
+    tickets::get(&mut conn, &actor.ticket_scope(), ticket_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let staff = actor.can(Capability::InternalNotes);
+    let comments = tickets::comments(&mut conn, ticket_id, staff).await?;
+    let mut by_comment: HashMap<i64, Vec<AttachmentView>> = HashMap::new();
+    for a in tickets::attachments(&mut conn, ticket_id).await? {
+        if let Some(c) = a.comment_id {
+            by_comment
+                .entry(c)
+                .or_default()
+                .push(AttachmentView::from(&a));
+        }
+    }
+    Ok(comments
+        .iter()
+        .map(|c| CommentView::new(c, by_comment.remove(&c.id).unwrap_or_default()))
+        .collect())
+}
+
+/// The ticket's audit history. Requesters do not see entries about internal notes.
+pub async fn history(app: &App, actor: &Actor, ticket_id: i64) -> AppResult<Vec<HistoryEntry>> {
+    let mut conn = app.read().await?;
+    tickets::get(&mut conn, &actor.ticket_scope(), ticket_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let staff = actor.can(Capability::InternalNotes);
+    let internal_comments: Vec<String> = if staff {
+        vec![]
+    } else {
+        tickets::comments(&mut conn, ticket_id, true)
+            .await?
+            .iter()
+            .filter(|c| c.internal)
+            .map(|c| c.id.to_string())
+            .collect()
+    };
+    let entries = audit::entries_for(&mut conn, "ticket", ticket_id).await?;
+    let mut names: HashMap<i64, String> = HashMap::new();
+    let mut out = Vec::with_capacity(entries.len());
+    for e in entries {
+        let hidden = !staff
+            && (e.action == "note"
+                || (e.action == "attach"
+                    && e.field.as_deref().is_some_and(|f| {
+                        internal_comments
+                            .iter()
+                            .any(|c| f == format!("comment:{c}"))
+                    })));
+        if hidden {
+            continue;
+        }
+        let name = match e.actor_id {
+            Some(id) => {
+                if let std::collections::hash_map::Entry::Vacant(v) = names.entry(id) {
+                    let n = accounts::get_user(&mut conn, id)
+                        .await?
+                        .map(|u| u.name)
+                        .unwrap_or_default();
+                    v.insert(n);
+                }
+                names.get(&id).cloned()
+            }
+            None => None,
+        };
+        out.push(HistoryEntry::new(&e, name));
+    }
+    Ok(out)
+}

@@ -1,0 +1,508 @@
+//! Demo data (an admin, two teams, two customer organisations, a few hundred tickets in
+//! Chinese and English in every state) and generated tickets for benchmarks. Everything is
+//! created through the app functions, so it carries audit entries and search text like real
+//! data.
+
+use crate::app::accounts::{self, NewUserInput, OrganizationInput, TeamInput};
+use crate::app::tickets::{self, NewCommentInput, NewTicketInput, TicketPatch};
+use crate::app::{Actor, App, AppError, AppResult};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use steward_core::Channel;
+
+pub const PASSWORD: &str = "Steward-demo-2026";
+
+/// A small deterministic generator, so the demo looks the same every time.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.max(1))
+    }
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[(self.next() % items.len() as u64) as usize]
+    }
+}
+
+const SUBJECTS: &[(&str, &str)] = &[
+    (
+        "打印机无法连接网络",
+        "三楼财务部的打印机从今天早上开始无法连接网络，打印任务一直排队。",
+    ),
+    (
+        "VPN 连接频繁断开",
+        "在家办公时 VPN 每隔十几分钟就断开一次，需要重新登录。",
+    ),
+    (
+        "邮箱无法登录",
+        "Outlook 提示密码错误，但在网页版可以正常登录。",
+    ),
+    (
+        "申请开通 ERP 系统账号",
+        "新入职员工需要开通 ERP 采购模块的只读账号。",
+    ),
+    (
+        "会议室投影仪没有信号",
+        "2 号会议室投影仪连接笔记本后显示无信号。",
+    ),
+    ("申请更换笔记本电池", "笔记本电池续航不足一小时，申请更换。"),
+    ("共享盘访问很慢", "打开共享盘上的文件需要一分钟以上。"),
+    (
+        "无线网络信号弱",
+        "研发楼四层东侧无线网络信号很弱，经常掉线。",
+    ),
+    (
+        "Laptop screen flickers",
+        "The screen of my laptop flickers when it is on battery power.",
+    ),
+    (
+        "Cannot access the CRM",
+        "The CRM shows error 503 since this morning for the whole sales team.",
+    ),
+    (
+        "Request a second monitor",
+        "I would like a second 24-inch monitor for my desk.",
+    ),
+    (
+        "Password reset for SAP",
+        "My SAP password expired while I was on leave; please reset it.",
+    ),
+    (
+        "New starter: laptop and accounts",
+        "Please prepare a laptop, email and VPN access for a new colleague starting Monday.",
+    ),
+    (
+        "Printer on floor 2 jams",
+        "The printer next to the kitchen jams on every duplex job.",
+    ),
+    (
+        "Outlook keeps asking for credentials",
+        "Outlook prompts for my password every few minutes.",
+    ),
+    (
+        "Install Visio",
+        "Please install Microsoft Visio for process diagrams.",
+    ),
+];
+
+const REPLIES: &[&str] = &[
+    "您好，我们已收到您的请求，正在处理中。",
+    "请问问题是从什么时候开始的？有没有错误提示截图？",
+    "Thanks, we are looking into it and will update you shortly.",
+    "Could you tell us the asset tag of the device?",
+];
+
+const NOTES: &[&str] = &[
+    "交换机端口 Gi1/0/24 有大量 CRC 错误，怀疑网线故障。",
+    "Known issue with the driver version 3.2; rolling back fixes it.",
+    "已联系供应商，预计明天上门。",
+];
+
+fn user_input(
+    email: &str,
+    name: &str,
+    role: &str,
+    org: Option<i64>,
+    teams: Vec<i64>,
+    locale: &str,
+) -> NewUserInput {
+    NewUserInput {
+        email: email.into(),
+        name: name.into(),
+        role: role.into(),
+        password: Some(PASSWORD.into()),
+        organization_id: org,
+        team_ids: teams,
+        locale: Some(locale.into()),
+    }
+}
+
+/// Loads the demo data into an empty database and returns the logins; on a database that
+/// already has users it loads nothing and returns the same list.
+pub async fn load(app: &App) -> AppResult<Vec<(String, String)>> {
+    let sys = Actor::system(Channel::System);
+    let logins: Vec<(String, String)> = [
+        ("admin@example.com", "admin"),
+        ("manager@example.com", "service_manager"),
+        ("lead.network@example.com", "team_lead (网络组)"),
+        ("wang.wei@example.com", "agent (网络组)"),
+        ("alice@example.com", "agent (Desktop Support)"),
+        ("auditor@example.com", "auditor"),
+        ("zhang.min@huadong.example.cn", "requester (华东制造)"),
+        ("bob@acme.example.com", "requester (Acme Finance)"),
+    ]
+    .iter()
+    .map(|(e, r)| (e.to_string(), r.to_string()))
+    .collect();
+    {
+        let mut conn = app.read().await?;
+        if steward_store::accounts::user_by_email(&mut conn, "admin@example.com")
+            .await?
+            .is_some()
+        {
+            return Ok(logins);
+        }
+    }
+    let network = accounts::create_team(
+        app,
+        &sys,
+        TeamInput {
+            name: "网络组".into(),
+        },
+        None,
+    )
+    .await?;
+    let desktop = accounts::create_team(
+        app,
+        &sys,
+        TeamInput {
+            name: "Desktop Support".into(),
+        },
+        None,
+    )
+    .await?;
+    let huadong = accounts::create_org(
+        app,
+        &sys,
+        OrganizationInput {
+            name: "华东制造有限公司".into(),
+            members_see_each_other: true,
+        },
+        None,
+    )
+    .await?;
+    let acme = accounts::create_org(
+        app,
+        &sys,
+        OrganizationInput {
+            name: "Acme Finance".into(),
+            members_see_each_other: false,
+        },
+        None,
+    )
+    .await?;
+    let staff = [
+        user_input(
+            "admin@example.com",
+            "系统管理员",
+            "admin",
+            None,
+            vec![],
+            "zh-CN",
+        ),
+        user_input(
+            "manager@example.com",
+            "Li Na 李娜",
+            "service_manager",
+            None,
+            vec![],
+            "zh-CN",
+        ),
+        user_input(
+            "lead.network@example.com",
+            "陈刚",
+            "team_lead",
+            None,
+            vec![network.id],
+            "zh-CN",
+        ),
+        user_input(
+            "wang.wei@example.com",
+            "王伟",
+            "agent",
+            None,
+            vec![network.id],
+            "zh-CN",
+        ),
+        user_input(
+            "liu.yang@example.com",
+            "刘洋",
+            "agent",
+            None,
+            vec![network.id, desktop.id],
+            "zh-CN",
+        ),
+        user_input(
+            "alice@example.com",
+            "Alice Martin",
+            "agent",
+            None,
+            vec![desktop.id],
+            "en",
+        ),
+        user_input(
+            "lead.desktop@example.com",
+            "Daniel Brooks",
+            "team_lead",
+            None,
+            vec![desktop.id],
+            "en",
+        ),
+        user_input(
+            "auditor@example.com",
+            "周审计",
+            "auditor",
+            None,
+            vec![],
+            "zh-CN",
+        ),
+    ];
+    let mut agents = Vec::new();
+    for u in staff {
+        let role = u.role.clone();
+        let v = accounts::create_user(app, &sys, u, None).await?;
+        if role == "agent" || role == "team_lead" {
+            agents.push(v);
+        }
+    }
+    let requesters_input = [
+        user_input(
+            "zhang.min@huadong.example.cn",
+            "张敏",
+            "requester",
+            Some(huadong.id),
+            vec![],
+            "zh-CN",
+        ),
+        user_input(
+            "li.qiang@huadong.example.cn",
+            "李强",
+            "requester",
+            Some(huadong.id),
+            vec![],
+            "zh-CN",
+        ),
+        user_input(
+            "zhao.li@huadong.example.cn",
+            "赵丽",
+            "requester",
+            Some(huadong.id),
+            vec![],
+            "zh-CN",
+        ),
+        user_input(
+            "bob@acme.example.com",
+            "Bob Carter",
+            "requester",
+            Some(acme.id),
+            vec![],
+            "en",
+        ),
+        user_input(
+            "carol@acme.example.com",
+            "Carol Diaz",
+            "requester",
+            Some(acme.id),
+            vec![],
+            "en",
+        ),
+        user_input(
+            "dave@acme.example.com",
+            "Dave Evans",
+            "requester",
+            Some(acme.id),
+            vec![],
+            "en",
+        ),
+    ];
+    let mut requesters = Vec::new();
+    for u in requesters_input {
+        requesters.push(accounts::create_user(app, &sys, u, None).await?);
+    }
+    let mut rng = Rng::new(20261125);
+    let levels = ["high", "medium", "low"];
+    let bar = indicatif::ProgressBar::new(300);
+    bar.set_message("demo tickets");
+    for n in 0..300u64 {
+        let requester = rng.pick(&requesters).clone();
+        let as_requester = Actor::load(&mut *app.read().await?, requester.id, Channel::Web).await?;
+        let (title, description) = *rng.pick(SUBJECTS);
+        let kind = if title.starts_with("申请")
+            || title.starts_with("Request")
+            || title.starts_with("Install")
+            || title.starts_with("New starter")
+        {
+            "service_request"
+        } else {
+            "incident"
+        };
+        let t = tickets::create_ticket(
+            app,
+            &as_requester,
+            NewTicketInput {
+                kind: kind.into(),
+                title: title.into(),
+                description: description.into(),
+                impact: rng.pick(&levels).to_string(),
+                urgency: rng.pick(&levels).to_string(),
+                requester_id: None,
+                team_id: None,
+                assignee_id: None,
+                category: None,
+                priority: None,
+                priority_reason: None,
+                watcher_ids: vec![],
+            },
+            None,
+        )
+        .await?;
+        // A fifth stay new in triage; the rest are routed and worked to various points.
+        let stage = rng.next() % 10;
+        if stage < 2 {
+            bar.inc(1);
+            continue;
+        }
+        let agent = rng.pick(&agents).clone();
+        let team = *rng.pick(&agent.team_ids);
+        let as_agent = Actor::load(&mut *app.read().await?, agent.id, Channel::Web).await?;
+        let patch = TicketPatch {
+            team_id: Some(Some(team)),
+            assignee_id: Some(if stage == 2 { None } else { Some(agent.id) }),
+            ..Default::default()
+        };
+        tickets::update_ticket(app, &as_agent, t.id, patch, None).await?;
+        if stage >= 4 {
+            let reply = NewCommentInput {
+                body: rng.pick(REPLIES).to_string(),
+                internal: false,
+            };
+            tickets::add_comment(app, &as_agent, t.id, reply, None).await?;
+            tickets::update_ticket(
+                app,
+                &as_agent,
+                t.id,
+                TicketPatch {
+                    status: Some("in_progress".into()),
+                    ..Default::default()
+                },
+                None,
+            )
+            .await?;
+        }
+        if stage >= 5 && n % 3 == 0 {
+            let note = NewCommentInput {
+                body: rng.pick(NOTES).to_string(),
+                internal: true,
+            };
+            tickets::add_comment(app, &as_agent, t.id, note, None).await?;
+        }
+        let final_patch = match stage {
+            5 => Some(TicketPatch {
+                status: Some("pending".into()),
+                pending_reason: Some("requester".into()),
+                ..Default::default()
+            }),
+            6 | 7 => Some(TicketPatch {
+                status: Some("resolved".into()),
+                resolution_code: Some(if n % 2 == 0 { "fixed" } else { "workaround" }.into()),
+                resolution_notes: Some("已处理 / Resolved.".into()),
+                ..Default::default()
+            }),
+            8 => Some(TicketPatch {
+                status: Some("cancelled".into()),
+                ..Default::default()
+            }),
+            _ => None,
+        };
+        if let Some(p) = final_patch {
+            tickets::update_ticket(app, &as_agent, t.id, p, None).await?;
+        }
+        if stage == 7 {
+            tickets::update_ticket(
+                app,
+                &as_requester,
+                t.id,
+                TicketPatch {
+                    status: Some("closed".into()),
+                    ..Default::default()
+                },
+                None,
+            )
+            .await?;
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(logins)
+}
+
+/// Creates `count` generated tickets through the normal create path, `concurrency` at a time,
+/// spread over the existing teams, as an admin.
+pub async fn seed_tickets(app: &App, count: u64, concurrency: usize) -> AppResult<()> {
+    let sys = Actor::system(Channel::System);
+    let teams = accounts::list_teams(app, &sys).await?;
+    let requester_id = {
+        let mut conn = app.read().await?;
+        let users = steward_store::accounts::list_users(
+            &mut conn,
+            &steward_store::accounts::UserFilter {
+                limit: 1,
+                ..Default::default()
+            },
+        )
+        .await?;
+        users.first().map(|u| u.id).ok_or_else(|| {
+            AppError::invalid(
+                "users",
+                "seed needs at least one user (run demo or user add)",
+            )
+        })?
+    };
+    let team_ids: Arc<Vec<i64>> = Arc::new(teams.iter().map(|t| t.id).collect());
+    let done = Arc::new(AtomicU64::new(0));
+    let bar = indicatif::ProgressBar::new(count);
+    let mut tasks = Vec::new();
+    for worker in 0..concurrency.max(1) as u64 {
+        let (app, team_ids, done, bar, sys) = (
+            app.clone(),
+            team_ids.clone(),
+            done.clone(),
+            bar.clone(),
+            sys.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut rng = Rng::new(worker * 7919 + 17);
+            let levels = ["high", "medium", "low"];
+            while done.fetch_add(1, Ordering::Relaxed) < count {
+                let (title, description) = *rng.pick(SUBJECTS);
+                let input = NewTicketInput {
+                    kind: if rng.next() % 3 == 0 {
+                        "service_request"
+                    } else {
+                        "incident"
+                    }
+                    .into(),
+                    title: format!("{title} #{}", rng.next() % 100_000),
+                    description: description.into(),
+                    impact: rng.pick(&levels).to_string(),
+                    urgency: rng.pick(&levels).to_string(),
+                    requester_id: Some(requester_id),
+                    team_id: if team_ids.is_empty() {
+                        None
+                    } else {
+                        Some(*rng.pick(&team_ids))
+                    },
+                    assignee_id: None,
+                    category: None,
+                    priority: None,
+                    priority_reason: None,
+                    watcher_ids: vec![],
+                };
+                tickets::create_ticket(&app, &sys, input, None).await?;
+                bar.inc(1);
+            }
+            Ok::<_, AppError>(())
+        }));
+    }
+    for t in tasks {
+        t.await.map_err(|e| AppError::BadRequest(e.to_string()))??;
+    }
+    bar.finish();
+    Ok(())
+}

@@ -1,0 +1,600 @@
+//! Tickets (incidents and service requests), their comments, attachments and watchers, the
+//! per-kind number counters, and stored idempotent responses.
+
+use crate::sql::Sql;
+use crate::Result;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ticket {
+    pub id: i64,
+    pub number: String,
+    pub kind: String,
+    pub title: String,
+    pub description: String,
+    pub requester_id: i64,
+    pub organization_id: Option<i64>,
+    pub team_id: Option<i64>,
+    pub assignee_id: Option<i64>,
+    pub category: Option<String>,
+    pub impact: String,
+    pub urgency: String,
+    pub priority: i64,
+    pub priority_reason: Option<String>,
+    pub status: String,
+    pub pending_reason: Option<String>,
+    pub resolution_code: Option<String>,
+    pub resolution_notes: Option<String>,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub resolved_at: Option<i64>,
+    pub closed_at: Option<i64>,
+    /// Display names, joined in on reads.
+    pub requester_name: String,
+    pub organization_name: Option<String>,
+    pub team_name: Option<String>,
+    pub assignee_name: Option<String>,
+}
+
+const TICKET_SELECT: &str = "SELECT t.id, t.number, t.kind, t.title, t.description, t.requester_id, \
+    t.organization_id, t.team_id, t.assignee_id, t.category, t.impact, t.urgency, t.priority, \
+    t.priority_reason, t.status, t.pending_reason, t.resolution_code, t.resolution_notes, t.version, \
+    t.created_at, t.updated_at, t.resolved_at, t.closed_at, r.name, o.name, tm.name, a.name \
+    FROM tickets t JOIN users r ON r.id = t.requester_id \
+    LEFT JOIN organizations o ON o.id = t.organization_id \
+    LEFT JOIN teams tm ON tm.id = t.team_id \
+    LEFT JOIN users a ON a.id = t.assignee_id";
+
+fn ticket(row: &AnyRow) -> sqlx::Result<Ticket> {
+    Ok(Ticket {
+        id: row.try_get(0)?,
+        number: row.try_get(1)?,
+        kind: row.try_get(2)?,
+        title: row.try_get(3)?,
+        description: row.try_get(4)?,
+        requester_id: row.try_get(5)?,
+        organization_id: row.try_get(6)?,
+        team_id: row.try_get(7)?,
+        assignee_id: row.try_get(8)?,
+        category: row.try_get(9)?,
+        impact: row.try_get(10)?,
+        urgency: row.try_get(11)?,
+        priority: row.try_get(12)?,
+        priority_reason: row.try_get(13)?,
+        status: row.try_get(14)?,
+        pending_reason: row.try_get(15)?,
+        resolution_code: row.try_get(16)?,
+        resolution_notes: row.try_get(17)?,
+        version: row.try_get(18)?,
+        created_at: row.try_get(19)?,
+        updated_at: row.try_get(20)?,
+        resolved_at: row.try_get(21)?,
+        closed_at: row.try_get(22)?,
+        requester_name: row.try_get(23)?,
+        organization_name: row.try_get(24)?,
+        team_name: row.try_get(25)?,
+        assignee_name: row.try_get(26)?,
+    })
+}
+
+/// Who is asking, reduced to what limits the tickets they may see.
+#[derive(Debug, Clone)]
+pub enum Scope {
+    All,
+    /// Agents and team leads: their teams' tickets, the unassigned triage queue, and tickets
+    /// they requested or are assigned.
+    Staff {
+        user_id: i64,
+        team_ids: Vec<i64>,
+    },
+    /// Requesters: their own tickets, and their organisation's where it allows that.
+    Requester {
+        user_id: i64,
+        organization_id: Option<i64>,
+        organization_wide: bool,
+    },
+}
+
+pub fn push_scope(sql: &mut Sql, scope: &Scope) {
+    match scope {
+        Scope::All => {}
+        Scope::Staff { user_id, team_ids } => {
+            sql.push(" AND (t.team_id IS NULL OR t.team_id IN ")
+                .bind_list(team_ids.iter().copied())
+                .push(" OR t.requester_id = ")
+                .bind(*user_id)
+                .push(" OR t.assignee_id = ")
+                .bind(*user_id)
+                .push(")");
+        }
+        Scope::Requester {
+            user_id,
+            organization_id,
+            organization_wide,
+        } => match (organization_id, organization_wide) {
+            (Some(org), true) => {
+                sql.push(" AND (t.requester_id = ")
+                    .bind(*user_id)
+                    .push(" OR t.organization_id = ")
+                    .bind(*org)
+                    .push(")");
+            }
+            _ => {
+                sql.push(" AND t.requester_id = ").bind(*user_id);
+            }
+        },
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    /// Newest first.
+    #[default]
+    Newest,
+    /// The queue order: priority, then oldest first.
+    Priority,
+    /// Most recently updated first.
+    Updated,
+}
+
+/// Where the previous page ended, in the sort's own key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cursor {
+    Newest {
+        id: i64,
+    },
+    Priority {
+        priority: i64,
+        created_at: i64,
+        id: i64,
+    },
+    Updated {
+        updated_at: i64,
+        id: i64,
+    },
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TicketFilter {
+    pub statuses: Vec<String>,
+    pub kind: Option<String>,
+    pub team_id: Option<i64>,
+    /// Only tickets with no team: the triage queue.
+    pub triage: bool,
+    pub assignee_id: Option<i64>,
+    pub unassigned: bool,
+    pub requester_id: Option<i64>,
+    pub organization_id: Option<i64>,
+    pub priority: Option<i64>,
+    /// Segmented search words; every one must match.
+    pub words: Vec<String>,
+    /// Also search internal notes (staff only).
+    pub search_internal: bool,
+    pub sort: Sort,
+    pub cursor: Option<Cursor>,
+    pub limit: i64,
+}
+
+fn push_filters(sql: &mut Sql, backend: crate::Backend, scope: &Scope, f: &TicketFilter) {
+    sql.push(" WHERE 1 = 1");
+    push_scope(sql, scope);
+    if !f.statuses.is_empty() {
+        sql.push(" AND t.status IN ")
+            .bind_list(f.statuses.iter().map(String::as_str));
+    }
+    if let Some(k) = &f.kind {
+        sql.push(" AND t.kind = ").bind(k.as_str());
+    }
+    if let Some(t) = f.team_id {
+        sql.push(" AND t.team_id = ").bind(t);
+    }
+    if f.triage {
+        sql.push(" AND t.team_id IS NULL");
+    }
+    if let Some(a) = f.assignee_id {
+        sql.push(" AND t.assignee_id = ").bind(a);
+    }
+    if f.unassigned {
+        sql.push(" AND t.assignee_id IS NULL");
+    }
+    if let Some(r) = f.requester_id {
+        sql.push(" AND t.requester_id = ").bind(r);
+    }
+    if let Some(o) = f.organization_id {
+        sql.push(" AND t.organization_id = ").bind(o);
+    }
+    if let Some(p) = f.priority {
+        sql.push(" AND t.priority = ").bind(p);
+    }
+    if !f.words.is_empty() {
+        sql.push(" AND ");
+        crate::search::push_ticket_match(sql, backend, &f.words, f.search_internal);
+    }
+}
+
+/// One page of the tickets `scope` may see that match `f`.
+pub async fn list(
+    conn: &mut AnyConnection,
+    backend: crate::Backend,
+    scope: &Scope,
+    f: &TicketFilter,
+) -> Result<Vec<Ticket>> {
+    let mut sql = Sql::new(TICKET_SELECT);
+    push_filters(&mut sql, backend, scope, f);
+    match &f.cursor {
+        None => {}
+        Some(Cursor::Newest { id }) => {
+            sql.push(" AND t.id < ").bind(*id);
+        }
+        Some(Cursor::Priority {
+            priority,
+            created_at,
+            id,
+        }) => {
+            sql.push(" AND (t.priority, t.created_at, t.id) > (")
+                .bind(*priority)
+                .push(", ")
+                .bind(*created_at)
+                .push(", ")
+                .bind(*id)
+                .push(")");
+        }
+        Some(Cursor::Updated { updated_at, id }) => {
+            sql.push(" AND (t.updated_at, t.id) < (")
+                .bind(*updated_at)
+                .push(", ")
+                .bind(*id)
+                .push(")");
+        }
+    }
+    sql.push(match f.sort {
+        Sort::Newest => " ORDER BY t.id DESC",
+        Sort::Priority => " ORDER BY t.priority, t.created_at, t.id",
+        Sort::Updated => " ORDER BY t.updated_at DESC, t.id DESC",
+    });
+    sql.push(" LIMIT ").bind(f.limit);
+    let rows = sql.query().fetch_all(conn).await?;
+    Ok(rows.iter().map(ticket).collect::<sqlx::Result<_>>()?)
+}
+
+/// How many tickets `scope` may see that match `f` (cursor and limit ignored).
+pub async fn count(
+    conn: &mut AnyConnection,
+    backend: crate::Backend,
+    scope: &Scope,
+    f: &TicketFilter,
+) -> Result<i64> {
+    let mut sql = Sql::new("SELECT COUNT(*) FROM tickets t");
+    push_filters(&mut sql, backend, scope, f);
+    let row = sql.query().fetch_one(conn).await?;
+    Ok(row.try_get(0)?)
+}
+
+/// The ticket, if `scope` may see it.
+pub async fn get(conn: &mut AnyConnection, scope: &Scope, id: i64) -> Result<Option<Ticket>> {
+    let mut sql = Sql::new(TICKET_SELECT);
+    sql.push(" WHERE t.id = ").bind(id);
+    push_scope(&mut sql, scope);
+    let row = sql.query().fetch_optional(conn).await?;
+    Ok(row.as_ref().map(ticket).transpose()?)
+}
+
+/// Takes the next number of a kind; the row lock makes it unique across app nodes.
+pub async fn next_number(conn: &mut AnyConnection, prefix: &str) -> Result<i64> {
+    let row = sqlx::query("UPDATE counters SET value = value + 1 WHERE name = $1 RETURNING value")
+        .bind(prefix)
+        .fetch_one(conn)
+        .await?;
+    Ok(row.try_get(0)?)
+}
+
+/// Inserts the ticket (id and joined names are ignored) and returns its id.
+pub async fn insert(conn: &mut AnyConnection, t: &Ticket) -> Result<i64> {
+    let row = sqlx::query(
+        "INSERT INTO tickets (number, kind, title, description, requester_id, organization_id, team_id, \
+         assignee_id, category, impact, urgency, priority, priority_reason, status, pending_reason, \
+         resolution_code, resolution_notes, version, created_at, updated_at, resolved_at, closed_at) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22) RETURNING id",
+    )
+    .bind(&t.number)
+    .bind(&t.kind)
+    .bind(&t.title)
+    .bind(&t.description)
+    .bind(t.requester_id)
+    .bind(t.organization_id)
+    .bind(t.team_id)
+    .bind(t.assignee_id)
+    .bind(&t.category)
+    .bind(&t.impact)
+    .bind(&t.urgency)
+    .bind(t.priority)
+    .bind(&t.priority_reason)
+    .bind(&t.status)
+    .bind(&t.pending_reason)
+    .bind(&t.resolution_code)
+    .bind(&t.resolution_notes)
+    .bind(t.version)
+    .bind(t.created_at)
+    .bind(t.updated_at)
+    .bind(t.resolved_at)
+    .bind(t.closed_at)
+    .fetch_one(conn)
+    .await?;
+    Ok(row.try_get(0)?)
+}
+
+/// Writes every mutable field; `expected_version` guards against a lost update from another
+/// node. Returns false when the stored version was not `expected_version`.
+pub async fn update(conn: &mut AnyConnection, t: &Ticket, expected_version: i64) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE tickets SET title = $2, description = $3, team_id = $4, assignee_id = $5, category = $6, \
+         impact = $7, urgency = $8, priority = $9, priority_reason = $10, status = $11, pending_reason = $12, \
+         resolution_code = $13, resolution_notes = $14, version = $15, updated_at = $16, resolved_at = $17, \
+         closed_at = $18, organization_id = $19 WHERE id = $1 AND version = $20",
+    )
+    .bind(t.id)
+    .bind(&t.title)
+    .bind(&t.description)
+    .bind(t.team_id)
+    .bind(t.assignee_id)
+    .bind(&t.category)
+    .bind(&t.impact)
+    .bind(&t.urgency)
+    .bind(t.priority)
+    .bind(&t.priority_reason)
+    .bind(&t.status)
+    .bind(&t.pending_reason)
+    .bind(&t.resolution_code)
+    .bind(&t.resolution_notes)
+    .bind(t.version)
+    .bind(t.updated_at)
+    .bind(t.resolved_at)
+    .bind(t.closed_at)
+    .bind(t.organization_id)
+    .bind(expected_version)
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Bumps version and updated time after a comment or attachment.
+pub async fn touch(conn: &mut AnyConnection, id: i64, now: i64) -> Result<()> {
+    sqlx::query("UPDATE tickets SET version = version + 1, updated_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+// --- comments ---
+
+#[derive(Debug, Clone)]
+pub struct Comment {
+    pub id: i64,
+    pub ticket_id: i64,
+    pub author_id: i64,
+    pub author_name: String,
+    pub body: String,
+    pub internal: bool,
+    pub created_at: i64,
+}
+
+fn comment(row: &AnyRow) -> sqlx::Result<Comment> {
+    Ok(Comment {
+        id: row.try_get(0)?,
+        ticket_id: row.try_get(1)?,
+        author_id: row.try_get(2)?,
+        author_name: row.try_get(3)?,
+        body: row.try_get(4)?,
+        internal: row.try_get::<i64, _>(5)? != 0,
+        created_at: row.try_get(6)?,
+    })
+}
+
+pub async fn insert_comment(
+    conn: &mut AnyConnection,
+    ticket_id: i64,
+    author_id: i64,
+    body: &str,
+    internal: bool,
+    now: i64,
+) -> Result<i64> {
+    let row = sqlx::query(
+        "INSERT INTO comments (ticket_id, author_id, body, internal, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(ticket_id)
+    .bind(author_id)
+    .bind(body)
+    .bind(internal as i64)
+    .bind(now)
+    .fetch_one(conn)
+    .await?;
+    Ok(row.try_get(0)?)
+}
+
+pub async fn comments(
+    conn: &mut AnyConnection,
+    ticket_id: i64,
+    include_internal: bool,
+) -> Result<Vec<Comment>> {
+    let sql = if include_internal {
+        "SELECT c.id, c.ticket_id, c.author_id, u.name, c.body, c.internal, c.created_at FROM comments c \
+         JOIN users u ON u.id = c.author_id WHERE c.ticket_id = $1 ORDER BY c.id"
+    } else {
+        "SELECT c.id, c.ticket_id, c.author_id, u.name, c.body, c.internal, c.created_at FROM comments c \
+         JOIN users u ON u.id = c.author_id WHERE c.ticket_id = $1 AND c.internal = 0 ORDER BY c.id"
+    };
+    let rows = sqlx::query(sql).bind(ticket_id).fetch_all(conn).await?;
+    Ok(rows.iter().map(comment).collect::<sqlx::Result<_>>()?)
+}
+
+pub async fn get_comment(conn: &mut AnyConnection, id: i64) -> Result<Option<Comment>> {
+    let row = sqlx::query(
+        "SELECT c.id, c.ticket_id, c.author_id, u.name, c.body, c.internal, c.created_at FROM comments c \
+         JOIN users u ON u.id = c.author_id WHERE c.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.as_ref().map(comment).transpose()?)
+}
+
+// --- attachments ---
+
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    pub id: i64,
+    pub ticket_id: i64,
+    pub comment_id: Option<i64>,
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+    pub uploaded_by: i64,
+    pub created_at: i64,
+}
+
+const ATTACHMENT_COLUMNS: &str =
+    "id, ticket_id, comment_id, filename, content_type, size, sha256, uploaded_by, created_at";
+
+fn attachment(row: &AnyRow) -> sqlx::Result<Attachment> {
+    Ok(Attachment {
+        id: row.try_get(0)?,
+        ticket_id: row.try_get(1)?,
+        comment_id: row.try_get(2)?,
+        filename: row.try_get(3)?,
+        content_type: row.try_get(4)?,
+        size: row.try_get(5)?,
+        sha256: row.try_get(6)?,
+        uploaded_by: row.try_get(7)?,
+        created_at: row.try_get(8)?,
+    })
+}
+
+pub async fn insert_attachment(conn: &mut AnyConnection, a: &Attachment) -> Result<i64> {
+    let row = sqlx::query(
+        "INSERT INTO attachments (ticket_id, comment_id, filename, content_type, size, sha256, uploaded_by, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+    )
+    .bind(a.ticket_id)
+    .bind(a.comment_id)
+    .bind(&a.filename)
+    .bind(&a.content_type)
+    .bind(a.size)
+    .bind(&a.sha256)
+    .bind(a.uploaded_by)
+    .bind(a.created_at)
+    .fetch_one(conn)
+    .await?;
+    Ok(row.try_get(0)?)
+}
+
+pub async fn attachments(conn: &mut AnyConnection, ticket_id: i64) -> Result<Vec<Attachment>> {
+    let sql =
+        format!("SELECT {ATTACHMENT_COLUMNS} FROM attachments WHERE ticket_id = $1 ORDER BY id");
+    let rows = sqlx::query(&sql).bind(ticket_id).fetch_all(conn).await?;
+    Ok(rows.iter().map(attachment).collect::<sqlx::Result<_>>()?)
+}
+
+pub async fn get_attachment(conn: &mut AnyConnection, id: i64) -> Result<Option<Attachment>> {
+    let sql = format!("SELECT {ATTACHMENT_COLUMNS} FROM attachments WHERE id = $1");
+    let row = sqlx::query(&sql).bind(id).fetch_optional(conn).await?;
+    Ok(row.as_ref().map(attachment).transpose()?)
+}
+
+// --- watchers ---
+
+pub async fn watchers(conn: &mut AnyConnection, ticket_id: i64) -> Result<Vec<i64>> {
+    let rows =
+        sqlx::query("SELECT user_id FROM ticket_watchers WHERE ticket_id = $1 ORDER BY user_id")
+            .bind(ticket_id)
+            .fetch_all(conn)
+            .await?;
+    Ok(rows
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<sqlx::Result<_>>()?)
+}
+
+pub async fn set_watchers(
+    conn: &mut AnyConnection,
+    ticket_id: i64,
+    user_ids: &[i64],
+) -> Result<()> {
+    sqlx::query("DELETE FROM ticket_watchers WHERE ticket_id = $1")
+        .bind(ticket_id)
+        .execute(&mut *conn)
+        .await?;
+    for u in user_ids {
+        sqlx::query("INSERT INTO ticket_watchers (ticket_id, user_id) VALUES ($1, $2)")
+            .bind(ticket_id)
+            .bind(*u)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+// --- idempotency ---
+
+#[derive(Debug, Clone)]
+pub struct StoredResponse {
+    pub request: String,
+    pub status: i64,
+    pub body: String,
+}
+
+pub async fn idempotent_response(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    key: &str,
+) -> Result<Option<StoredResponse>> {
+    let row = sqlx::query(
+        "SELECT request, status, body FROM idempotency_keys WHERE user_id = $1 AND key = $2",
+    )
+    .bind(user_id)
+    .bind(key)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row
+        .map(|r| -> sqlx::Result<StoredResponse> {
+            Ok(StoredResponse {
+                request: r.try_get(0)?,
+                status: r.try_get(1)?,
+                body: r.try_get(2)?,
+            })
+        })
+        .transpose()?)
+}
+
+pub async fn save_idempotent_response(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    key: &str,
+    r: &StoredResponse,
+    now: i64,
+) -> Result<()> {
+    sqlx::query("INSERT INTO idempotency_keys (user_id, key, request, status, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(user_id)
+        .bind(key)
+        .bind(&r.request)
+        .bind(r.status)
+        .bind(&r.body)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+// --- settings ---
+
+pub async fn setting(conn: &mut AnyConnection, key: &str) -> Result<Option<String>> {
+    let row = sqlx::query("SELECT value FROM settings WHERE key = $1")
+        .bind(key)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.map(|r| r.try_get(0)).transpose()?)
+}
