@@ -74,7 +74,8 @@ pub fn check_password_policy(field: &str, password: &str, email: &str) -> AppRes
     }
     let lower = password.to_lowercase();
     let local = email.split('@').next().unwrap_or_default().to_lowercase();
-    if BREACHED.contains(&lower.as_str()) || (!local.is_empty() && lower.contains(&local)) {
+    if BREACHED.contains(&lower.as_str()) || (local.chars().count() >= 4 && lower.contains(&local))
+    {
         return Err(AppError::invalid(
             field,
             "is a known breached or easily guessed password",
