@@ -19,14 +19,14 @@ impl Rng {
     pub fn new(seed: u64) -> Rng {
         Rng(seed.max(1))
     }
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0
     }
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[(self.next() % items.len() as u64) as usize]
+        &items[(self.next_u64() % items.len() as u64) as usize]
     }
 }
 
@@ -353,7 +353,7 @@ pub async fn load(app: &App) -> AppResult<Vec<(String, String)>> {
         )
         .await?;
         // A fifth stay new in triage; the rest are routed and worked to various points.
-        let stage = rng.next() % 10;
+        let stage = rng.next_u64() % 10;
         if stage < 2 {
             bar.inc(1);
             continue;
@@ -472,13 +472,13 @@ pub async fn seed_tickets(app: &App, count: u64, concurrency: usize) -> AppResul
             while done.fetch_add(1, Ordering::Relaxed) < count {
                 let (title, description) = *rng.pick(SUBJECTS);
                 let input = NewTicketInput {
-                    kind: if rng.next() % 3 == 0 {
+                    kind: if rng.next_u64().is_multiple_of(3) {
                         "service_request"
                     } else {
                         "incident"
                     }
                     .into(),
-                    title: format!("{title} #{}", rng.next() % 100_000),
+                    title: format!("{title} #{}", rng.next_u64() % 100_000),
                     description: description.into(),
                     impact: rng.pick(&levels).to_string(),
                     urgency: rng.pick(&levels).to_string(),

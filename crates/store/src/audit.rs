@@ -236,7 +236,7 @@ pub async fn verify(
             prev_hash = e.hash;
             expected_seq += 1;
             checked += 1;
-            if checked % 10_000 == 0 {
+            if checked.is_multiple_of(10_000) {
                 progress(checked);
             }
         }

@@ -56,7 +56,6 @@ pub const PASSWORD: &str = "Correct-Horse-Battery-9";
 
 pub struct User {
     pub id: i64,
-    pub email: String,
     pub token: String,
 }
 
@@ -180,11 +179,7 @@ impl TestApp {
             .await
             .unwrap()
             .token;
-        User {
-            id: u.id,
-            email: u.email,
-            token,
-        }
+        User { id: u.id, token }
     }
 
     pub fn req(&self, method: Method, path: &str, user: &User) -> RequestBuilder {

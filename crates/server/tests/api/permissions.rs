@@ -135,7 +135,7 @@ async fn ticket_visibility_matrix(t: &TestApp) {
                     );
                     continue;
                 }
-                let expected: &[u16] = match (actor_key.as_ref(), method.as_str()) {
+                let expected: &[u16] = match (*actor_key, method.as_str()) {
                     (_, "GET") => &[200],
                     // Auditors change nothing.
                     ("auditor", _) => &[403],
