@@ -52,9 +52,22 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Ready when the database answers.
+/// Ready when the database answers reads and the writer commits.
 async fn readyz(State(s): State<AppState>) -> Response {
-    match sqlx::query("SELECT 1").execute(&s.app.store.pool).await {
+    let read = sqlx::query("SELECT 1")
+        .execute(&s.app.store.pool)
+        .await
+        .map(|_| ());
+    let write = match read {
+        Ok(()) => s
+            .app
+            .store
+            .write(|_| Box::pin(async { Ok::<_, steward_store::StoreError>(()) }))
+            .await
+            .map_err(|e| sqlx::Error::Protocol(e.to_string())),
+        Err(e) => Err(e),
+    };
+    match write {
         Ok(_) => "ready".into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "database not ready");
@@ -106,10 +119,12 @@ pub fn router(state: AppState) -> Router {
 /// Serves until ctrl-c or SIGTERM, then finishes the requests in flight and the queued writes.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
     let store = state.app.store.clone();
+    let sweeper = tokio::spawn(sweep_expired(state.app.clone()));
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    sweeper.abort();
     store.close().await;
     Ok(())
 }
@@ -129,4 +144,34 @@ async fn shutdown_signal() {
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// Every ten minutes: removes expired sessions and idempotency records older than a day.
+async fn sweep_expired(app: App) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        let limits = app.limits.clone();
+        let result = app
+            .store
+            .write(move |ctx| {
+                Box::pin(async move {
+                    let now = steward_store::now_micros();
+                    let idle = now - limits.session_idle_secs * 1_000_000;
+                    let absolute = now - limits.session_absolute_secs * 1_000_000;
+                    steward_store::accounts::delete_expired_sessions(&mut ctx.conn, idle, absolute)
+                        .await?;
+                    steward_store::tickets::delete_idempotent_responses_before(
+                        &mut ctx.conn,
+                        now - 86_400_000_000,
+                    )
+                    .await?;
+                    Ok::<_, steward_store::StoreError>(())
+                })
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "sweeping expired sessions failed");
+        }
+    }
 }

@@ -72,7 +72,7 @@ fn entry_hash(
 
 /// Loads the chain head at the first audit entry of a batch. On PostgreSQL the row is locked
 /// until commit, so app nodes sharing the database extend the chain one batch at a time.
-async fn load_head(ctx: &mut WriteCtx) -> Result<ChainHead> {
+pub(crate) async fn load_head(ctx: &mut WriteCtx) -> Result<ChainHead> {
     let sql = match ctx.backend {
         Backend::Sqlite => "SELECT seq, hash FROM audit_head WHERE id = 1",
         Backend::Postgres => "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
@@ -189,12 +189,18 @@ pub enum Verification {
     },
 }
 
-/// Recomputes the whole chain in order. `progress` is called with the number checked so far.
+/// Recomputes the whole chain in order, up to the end recorded when the check began (so
+/// entries committed meanwhile do not count as damage). `progress` is called with the number
+/// checked so far.
 pub async fn verify(
     conn: &mut AnyConnection,
     mut progress: impl FnMut(u64),
 ) -> Result<Verification> {
-    let sql = format!("SELECT {ENTRY_COLUMNS} FROM audit_log ORDER BY seq");
+    let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+        .fetch_one(&mut *conn)
+        .await?;
+    let (head_seq, head_hash): (i64, String) = (head.try_get(0)?, head.try_get(1)?);
+    let sql = format!("SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seq <= $1 ORDER BY seq");
     let mut checked = 0u64;
     let mut prev_hash = String::new();
     let mut expected_seq = 1i64;
@@ -204,7 +210,7 @@ pub async fn verify(
         reason: reason.to_string(),
     };
     {
-        let mut rows = sqlx::query(&sql).fetch(&mut *conn);
+        let mut rows = sqlx::query(&sql).bind(head_seq).fetch(&mut *conn);
         while let Some(row) = rows.try_next().await? {
             let e = entry_from_row(&row)?;
             if e.seq != expected_seq {
@@ -241,14 +247,10 @@ pub async fn verify(
             }
         }
     }
-    let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
-        .fetch_one(&mut *conn)
-        .await?;
-    let (head_seq, head_hash): (i64, String) = (head.try_get(0)?, head.try_get(1)?);
     if head_seq != expected_seq - 1 || head_hash != prev_hash {
         return Ok(broken(
             checked,
-            head_seq.max(expected_seq),
+            expected_seq,
             "the chain was truncated: its recorded end is missing",
         ));
     }

@@ -127,7 +127,7 @@ impl Store {
             .connect_with(opts)
             .await?;
         let (writer_conn, _) = connect_raw(url).await?;
-        let writer = Writer::start(writer_conn, backend);
+        let writer = Writer::start(writer_conn, backend, url.to_string());
         Ok(Store {
             pool,
             backend,

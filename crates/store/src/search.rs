@@ -87,29 +87,30 @@ pub fn push_ticket_match(
                 .push(")");
         }
         Backend::Postgres => {
-            sql.push(
-                "t.id IN (SELECT rowid FROM ticket_search WHERE public @@ to_tsquery('simple', ",
-            )
-            .bind(expr.clone())
-            .push(")");
-            if include_internal {
-                sql.push(" OR internal @@ to_tsquery('simple', ")
-                    .bind(expr)
-                    .push(")");
-            }
-            sql.push(")");
+            // Staff match words spread over replies and notes, as FTS5 does with both columns.
+            let doc = if include_internal {
+                "(public || internal)"
+            } else {
+                "public"
+            };
+            sql.push(&format!(
+                "t.id IN (SELECT rowid FROM ticket_search WHERE {doc} @@ to_tsquery('simple', "
+            ))
+            .bind(expr)
+            .push("))");
         }
     }
 }
 
-/// Creates the index row of a new ticket.
+/// Creates the index row of a new ticket from its segmented text ([`segment_document`], done by
+/// the caller before the write so that the single writer spends no time on it).
 pub async fn index_ticket(
     conn: &mut AnyConnection,
     backend: Backend,
     ticket_id: i64,
-    public_text: &str,
+    segmented: &str,
 ) -> Result<()> {
-    let doc = segment_document(public_text);
+    let doc = segmented;
     let sql = match backend {
         Backend::Sqlite => "INSERT INTO ticket_search (rowid, public, internal) VALUES ($1, $2, '')",
         Backend::Postgres => {
@@ -124,15 +125,15 @@ pub async fn index_ticket(
     Ok(())
 }
 
-/// Adds text (a reply, a note, a changed title) to a ticket's index row.
+/// Adds segmented text (a reply, a note, a changed title) to a ticket's index row.
 pub async fn append_ticket_text(
     conn: &mut AnyConnection,
     backend: Backend,
     ticket_id: i64,
-    text: &str,
+    segmented: &str,
     internal: bool,
 ) -> Result<()> {
-    let doc = segment_document(text);
+    let doc = segmented;
     let sql = match (backend, internal) {
         (Backend::Sqlite, false) => "UPDATE ticket_search SET public = public || ' ' || $2 WHERE rowid = $1",
         (Backend::Sqlite, true) => "UPDATE ticket_search SET internal = internal || ' ' || $2 WHERE rowid = $1",

@@ -181,8 +181,27 @@ fn push_filters(sql: &mut Sql, backend: crate::Backend, scope: &Scope, f: &Ticke
     sql.push(" WHERE 1 = 1");
     push_scope(sql, scope);
     if !f.statuses.is_empty() {
-        sql.push(" AND t.status IN ")
-            .bind_list(f.statuses.iter().map(String::as_str));
+        // Statuses are written as literals, in the order of the partial queue indexes, so that
+        // both planners can prove those indexes apply (they cannot see through parameters).
+        let known = [
+            "new",
+            "assigned",
+            "in_progress",
+            "pending",
+            "resolved",
+            "closed",
+            "cancelled",
+        ];
+        let list: Vec<String> = known
+            .iter()
+            .filter(|k| f.statuses.iter().any(|s| s == *k))
+            .map(|k| format!("'{k}'"))
+            .collect();
+        if list.is_empty() {
+            sql.push(" AND 1 = 0");
+        } else {
+            sql.push(&format!(" AND t.status IN ({})", list.join(", ")));
+        }
     }
     if let Some(k) = &f.kind {
         sql.push(" AND t.kind = ").bind(k.as_str());
@@ -597,4 +616,16 @@ pub async fn setting(conn: &mut AnyConnection, key: &str) -> Result<Option<Strin
         .fetch_optional(conn)
         .await?;
     Ok(row.map(|r| r.try_get(0)).transpose()?)
+}
+
+/// Forgets stored create responses older than `before`; a retry after that creates anew.
+pub async fn delete_idempotent_responses_before(
+    conn: &mut AnyConnection,
+    before: i64,
+) -> Result<u64> {
+    let r = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+        .bind(before)
+        .execute(conn)
+        .await?;
+    Ok(r.rows_affected())
 }

@@ -15,6 +15,8 @@ use tokio::sync::{mpsc, oneshot};
 pub struct WriteCtx {
     pub conn: AnyConnection,
     pub backend: Backend,
+    /// To reconnect when the connection is lost (a database restart, a cut idle connection).
+    url: String,
     pub(crate) chain: Option<ChainHead>,
     chain_dirty: bool,
 }
@@ -50,11 +52,12 @@ pub struct Writer {
 const MAX_BATCH: usize = 256;
 
 impl Writer {
-    pub fn start(conn: AnyConnection, backend: Backend) -> Writer {
+    pub fn start(conn: AnyConnection, backend: Backend, url: String) -> Writer {
         let (tx, rx) = mpsc::channel(4096);
         let ctx = WriteCtx {
             conn,
             backend,
+            url,
             chain: None,
             chain_dirty: false,
         };
@@ -138,12 +141,34 @@ async fn run_batch(ctx: &mut WriteCtx, jobs: Vec<Job>) {
         Backend::Postgres => "BEGIN",
     };
     if let Err(e) = exec(ctx, begin).await {
-        tracing::error!(error = %e, "writer could not begin a transaction");
-        fail_all(ctx, jobs, e).await;
-        return;
+        tracing::warn!(error = %e, "writer could not begin a transaction; reconnecting");
+        let retried = match crate::connect_raw(&ctx.url).await {
+            Ok((conn, _)) => {
+                ctx.conn = conn;
+                exec(ctx, begin).await
+            }
+            Err(e) => Err(sqlx::Error::Protocol(e.to_string())),
+        };
+        if let Err(e) = retried {
+            tracing::error!(error = %e, "writer could not reconnect");
+            fail_all(ctx, jobs, e).await;
+            return;
+        }
     }
     ctx.chain = None;
     ctx.chain_dirty = false;
+    // On PostgreSQL every batch locks the chain head first: taking it later, after other row
+    // locks, could deadlock against another node's batch.
+    if ctx.backend == Backend::Postgres {
+        match crate::audit::load_head(ctx).await {
+            Ok(head) => ctx.chain = Some(head),
+            Err(e) => {
+                tracing::error!(error = %e, "writer could not lock the audit chain head");
+                fail_all(ctx, jobs, sqlx::Error::Protocol(e.to_string())).await;
+                return;
+            }
+        }
+    }
     let mut outcomes = Vec::with_capacity(jobs.len());
     for job in jobs {
         if let Err(e) = exec(ctx, "SAVEPOINT change").await {

@@ -59,7 +59,15 @@ pub async fn list_users(
         })
         .transpose()?;
     let filter = UserFilter {
-        role: q.role,
+        role: q
+            .role
+            .as_deref()
+            .map(|r| {
+                r.parse::<steward_core::Role>()
+                    .map(|r| r.as_str().to_string())
+                    .map_err(|_| crate::app::AppError::invalid("role", "is not a role"))
+            })
+            .transpose()?,
         team_id: q.team_id,
         organization_id: q.organization_id,
         staff_only: false,

@@ -119,7 +119,10 @@ pub async fn create_user(
         None => None,
     };
     let actor = actor.clone();
-    let (org, teams) = (input.organization_id, input.team_ids);
+    let org = input.organization_id;
+    let mut teams = input.team_ids;
+    teams.sort_unstable();
+    teams.dedup();
     app.store
         .write(move |ctx| {
             Box::pin(async move {
@@ -284,7 +287,9 @@ pub async fn update_user(
                 if hash.is_some() {
                     u.password_hash = hash;
                 }
-                let teams = patch.team_ids.unwrap_or_else(|| old_teams.clone());
+                let mut teams = patch.team_ids.unwrap_or_else(|| old_teams.clone());
+                teams.sort_unstable();
+                teams.dedup();
                 let role: Role = u
                     .role
                     .parse()

@@ -87,6 +87,23 @@ pub async fn add_attachment(
                 let t = tickets::get(&mut ctx.conn, &actor.ticket_scope(), ticket_id)
                     .await?
                     .ok_or(AppError::NotFound)?;
+                if !actor.can(Capability::EditTickets) && t.requester_id != actor.user_id {
+                    return Err(AppError::forbidden(
+                        "only the requester or the service desk adds files to this ticket",
+                    ));
+                }
+                if t.status
+                    .parse::<steward_core::Status>()
+                    .is_ok_and(|s| s.is_final())
+                {
+                    return Err(AppError::Conflict {
+                        message: format!(
+                            "ticket {} is {}; it takes no more files",
+                            t.number, t.status
+                        ),
+                        allowed: None,
+                    });
+                }
                 if let Some(c) = comment_id {
                     let comment = tickets::get_comment(&mut ctx.conn, c)
                         .await?

@@ -156,11 +156,22 @@ fn recent(v: &mut Vec<Instant>, now: Instant) -> usize {
     v.len()
 }
 
+/// Beyond this many tracked keys, stale ones are swept so that random emails cannot grow
+/// memory without bound.
+const SWEEP_ABOVE: usize = 10_000;
+
 impl LoginThrottle {
-    fn check(&self, account: &str, addr: IpAddr) -> AppResult<()> {
+    /// Checks the limits and, if the attempt may go ahead, counts it at once (under the same
+    /// lock), so parallel attempts cannot all pass before any is counted. A success takes the
+    /// attempt back.
+    fn begin_attempt(&self, account: &str, addr: IpAddr) -> AppResult<()> {
         let now = Instant::now();
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let over = |n: usize, limit: usize| n >= limit;
+        if s.by_pair.len() > SWEEP_ABOVE {
+            s.by_address.retain(|_, v| recent(v, now) > 0);
+            s.by_pair.retain(|_, v| recent(v, now) > 0);
+            s.by_account.retain(|_, v| recent(v, now) > 0);
+        }
         let address = recent(s.by_address.entry(addr).or_default(), now);
         let pair = recent(
             s.by_pair.entry((account.to_string(), addr)).or_default(),
@@ -168,18 +179,11 @@ impl LoginThrottle {
         );
         let acct = recent(s.by_account.entry(account.to_string()).or_default(), now);
         let known = s.known.get(account).is_some_and(|a| a.contains(&addr));
-        if over(address, PER_ADDRESS) || over(pair, PER_PAIR) || (over(acct, PER_ACCOUNT) && !known)
-        {
+        if address >= PER_ADDRESS || pair >= PER_PAIR || (acct >= PER_ACCOUNT && !known) {
             return Err(AppError::TooManyRequests {
                 retry_after_secs: WINDOW.as_secs(),
             });
         }
-        Ok(())
-    }
-
-    fn failed(&self, account: &str, addr: IpAddr) {
-        let now = Instant::now();
-        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         s.by_address.entry(addr).or_default().push(now);
         s.by_pair
             .entry((account.to_string(), addr))
@@ -189,11 +193,18 @@ impl LoginThrottle {
             .entry(account.to_string())
             .or_default()
             .push(now);
+        Ok(())
     }
 
     fn succeeded(&self, account: &str, addr: IpAddr) {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         s.by_pair.remove(&(account.to_string(), addr));
+        if let Some(v) = s.by_address.get_mut(&addr) {
+            v.pop();
+        }
+        if let Some(v) = s.by_account.get_mut(account) {
+            v.pop();
+        }
         let known = s.known.entry(account.to_string()).or_default();
         if !known.contains(&addr) {
             known.push(addr);
@@ -217,7 +228,13 @@ pub struct NewSession {
 /// the same work. A successful login always starts a new session.
 pub async fn login(app: &App, email: &str, password: &str, addr: IpAddr) -> AppResult<NewSession> {
     let email = email.trim().to_lowercase();
-    app.throttle.check(&email, addr)?;
+    if email.is_empty() || email.len() > 254 || email.chars().any(char::is_control) {
+        return Err(AppError::invalid(
+            "email",
+            "the email or password is not correct",
+        ));
+    }
+    app.throttle.begin_attempt(&email, addr)?;
     let user = {
         let mut conn = app.read().await?;
         accounts::user_by_email(&mut conn, &email).await?
@@ -232,7 +249,6 @@ pub async fn login(app: &App, email: &str, password: &str, addr: IpAddr) -> AppR
     let user = match user {
         Some(u) if ok && u.active => u,
         _ => {
-            app.throttle.failed(&email, addr);
             return Err(AppError::invalid(
                 "email",
                 "the email or password is not correct",

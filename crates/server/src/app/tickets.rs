@@ -16,6 +16,8 @@ use steward_store::{accounts, audit, search, WriteCtx};
 use utoipa::ToSchema;
 
 pub const TITLE_MAX: usize = 200;
+/// Fields requesters do not see, on the ticket or in its history.
+pub const STAFF_ONLY_FIELDS: &[&str] = &["priority_reason", "watcher_ids"];
 pub const DESCRIPTION_MAX: usize = 20_000;
 pub const COMMENT_MAX: usize = 20_000;
 
@@ -175,9 +177,14 @@ pub async fn create_ticket(
             }
         }
     };
+    // Segment before the write, so that the single writer spends no time on it.
+    let doc = search::segment_document(&format!("{title} {description}"));
     let actor = actor.clone();
     let requester_id = input.requester_id.unwrap_or(actor.user_id);
-    let (team_id, assignee_id, watchers) = (input.team_id, input.assignee_id, input.watcher_ids);
+    let (team_id, assignee_id, mut watchers) =
+        (input.team_id, input.assignee_id, input.watcher_ids);
+    watchers.sort_unstable();
+    watchers.dedup();
     app.store
         .write(move |ctx| {
             Box::pin(async move {
@@ -236,13 +243,8 @@ pub async fn create_ticket(
                 if !watchers.is_empty() {
                     tickets::set_watchers(&mut ctx.conn, t.id, &watchers).await?;
                 }
-                search::index_ticket(
-                    &mut ctx.conn,
-                    ctx.backend,
-                    t.id,
-                    &format!("{} {} {}", t.number, t.title, t.description),
-                )
-                .await?;
+                let doc = format!("{} {doc}", t.number.to_lowercase().replace('-', " "));
+                search::index_ticket(&mut ctx.conn, ctx.backend, t.id, &doc).await?;
                 AuditTrail::new(&actor, "ticket", t.id, now)
                     .record(
                         ctx,
@@ -262,7 +264,8 @@ pub async fn create_ticket(
                 let stored = tickets::get(&mut ctx.conn, &Scope::All, t.id)
                     .await?
                     .ok_or(AppError::NotFound)?;
-                let view = TicketView::new(&stored, watchers);
+                let view = TicketView::new(&stored, watchers)
+                    .redacted(actor.can(Capability::InternalNotes));
                 idempotency::remember(ctx, actor.user_id, &key, &view).await?;
                 Ok(view)
             })
@@ -276,7 +279,7 @@ pub async fn get_ticket(app: &App, actor: &Actor, id: i64) -> AppResult<TicketVi
         .await?
         .ok_or(AppError::NotFound)?;
     let watchers = tickets::watchers(&mut conn, id).await?;
-    Ok(TicketView::new(&t, watchers))
+    Ok(TicketView::new(&t, watchers).redacted(actor.can(Capability::InternalNotes)))
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -414,6 +417,14 @@ pub async fn update_ticket(
         .transpose()?;
     let priority_reason = optional_line("priority_reason", patch.priority_reason.as_deref(), 500)?;
     let matrix = app.matrix.clone();
+    // Segment changed text before the write, so that the single writer spends no time on it.
+    let changed_text = (title.is_some() || description.is_some()).then(|| {
+        search::segment_document(&format!(
+            "{} {}",
+            title.as_deref().unwrap_or(""),
+            description.as_deref().unwrap_or("")
+        ))
+    });
     let actor = actor.clone();
     app.store
         .write(move |ctx| {
@@ -429,7 +440,14 @@ pub async fn update_ticket(
                 }
                 let current = parse_status("status", &old.status)?;
                 let is_staff = actor.can(Capability::EditTickets);
+                let is_staff_view = actor.can(Capability::InternalNotes);
                 if !is_staff {
+                    // Seeing an organisation's tickets does not mean changing them.
+                    if old.requester_id != actor.user_id {
+                        return Err(AppError::forbidden(
+                            "only the requester or the service desk changes this ticket",
+                        ));
+                    }
                     check_requester_patch(&patch, current)?;
                 }
                 let mut t = old.clone();
@@ -624,7 +642,7 @@ pub async fn update_ticket(
                     ),
                 ];
                 if changes.iter().all(|(_, o, n)| o == n) {
-                    return Ok(TicketView::new(&old, old_watchers));
+                    return Ok(TicketView::new(&old, old_watchers).redacted(is_staff_view));
                 }
                 t.version = old.version + 1;
                 t.updated_at = now;
@@ -634,15 +652,10 @@ pub async fn update_ticket(
                 if watchers != old_watchers {
                     tickets::set_watchers(&mut ctx.conn, id, &watchers).await?;
                 }
-                if t.title != old.title || t.description != old.description {
-                    search::append_ticket_text(
-                        &mut ctx.conn,
-                        ctx.backend,
-                        id,
-                        &format!("{} {}", t.title, t.description),
-                        false,
-                    )
-                    .await?;
+                if let Some(doc) = changed_text
+                    .filter(|_| t.title != old.title || t.description != old.description)
+                {
+                    search::append_ticket_text(&mut ctx.conn, ctx.backend, id, &doc, false).await?;
                 }
                 AuditTrail::new(&actor, "ticket", id, now)
                     .changes(ctx, &changes)
@@ -650,7 +663,7 @@ pub async fn update_ticket(
                 let stored = tickets::get(&mut ctx.conn, &Scope::All, id)
                     .await?
                     .ok_or(AppError::NotFound)?;
-                Ok(TicketView::new(&stored, watchers))
+                Ok(TicketView::new(&stored, watchers).redacted(is_staff_view))
             })
         })
         .await
@@ -795,7 +808,11 @@ pub async fn list_tickets(
         .then(|| rows.last().map(|t| encode_cursor(f.sort, t)))
         .flatten();
     // Watchers are shown on the ticket itself; lists leave them out to stay one query.
-    let items = rows.iter().map(|t| TicketView::new(t, vec![])).collect();
+    let staff = actor.can(Capability::InternalNotes);
+    let items = rows
+        .iter()
+        .map(|t| TicketView::new(t, vec![]).redacted(staff))
+        .collect();
     Ok(Page { items, next_cursor })
 }
 
@@ -824,6 +841,7 @@ pub async fn add_comment(
     key: Option<IdempotencyKey>,
 ) -> AppResult<CommentView> {
     let body = text_field("body", multi_line(&input.body, COMMENT_MAX, true))?;
+    let doc = search::segment_document(&body);
     let actor = actor.clone();
     app.store
         .write(move |ctx| {
@@ -867,7 +885,7 @@ pub async fn add_comment(
                     &mut ctx.conn,
                     ctx.backend,
                     ticket_id,
-                    &body,
+                    &doc,
                     input.internal,
                 )
                 .await?;
@@ -972,6 +990,9 @@ pub async fn history(app: &App, actor: &Actor, ticket_id: i64) -> AppResult<Vec<
     for e in entries {
         let hidden = !staff
             && (e.action == "note"
+                || e.field
+                    .as_deref()
+                    .is_some_and(|f| STAFF_ONLY_FIELDS.contains(&f))
                 || (e.action == "attach"
                     && e.field.as_deref().is_some_and(|f| {
                         internal_comments

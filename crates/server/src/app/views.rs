@@ -178,6 +178,15 @@ impl TicketView {
         }
     }
 
+    /// Leaves out what only staff see (the override reason, the watchers).
+    pub fn redacted(mut self, staff: bool) -> TicketView {
+        if !staff {
+            self.priority_reason = None;
+            self.watcher_ids.clear();
+        }
+        self
+    }
+
     /// The ETag of this version.
     pub fn etag(&self) -> String {
         format!("\"{}-{}\"", self.id, self.version)

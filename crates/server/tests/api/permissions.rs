@@ -141,6 +141,9 @@ async fn ticket_visibility_matrix(t: &TestApp) {
                     ("auditor", _) => &[403],
                     // Requesters may reply and attach, but only the desk edits fields.
                     (a, "PATCH") if a.starts_with("req_") => &[403],
+                    // A colleague's ticket (organisation-wide visibility) takes replies, but
+                    // files only from its requester.
+                    ("req_s2", "POST") if path.ends_with("attachments") => &[403],
                     (_, "PATCH") => &[200],
                     (_, "POST") => &[201],
                     _ => &[0],
@@ -173,6 +176,21 @@ async fn ticket_visibility_matrix(t: &TestApp) {
             .await;
         assert_eq!(res.status(), 404, "{who}");
     }
+    // Seeing a colleague's ticket is not changing it: only its requester may withdraw it.
+    let colleague = format!("/api/v1/tickets/{}", w.tickets["s1_team_a"]);
+    let cancel = json!({"status": "cancelled"});
+    assert_eq!(
+        t.patch(&colleague, &w.users["req_s2"], cancel.clone())
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(
+        t.patch(&colleague, &w.users["req_s1"], cancel)
+            .await
+            .status(),
+        200
+    );
     // Unknown tickets are 404 too, and never 500.
     assert_eq!(t.get("/api/v1/tickets/999999", admin).await.status(), 404);
 }

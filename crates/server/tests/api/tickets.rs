@@ -179,6 +179,31 @@ async fn priority_override_needs_a_reason(t: &TestApp) {
         .unwrap();
     assert_eq!(res["priority"], "P1");
     assert_eq!(res["priority_reason"], "CEO's laptop");
+    // Requesters do not see the override reason (nor watchers), on the ticket or in history.
+    let req = t.user("req@x.test", "requester", None, vec![]).await;
+    let own = t.ticket(&req, "Mine", json!({})).await;
+    let own_path = format!("/api/v1/tickets/{}", own["id"]);
+    t.patch(
+        &own_path,
+        &agent,
+        json!({"priority": "P1", "priority_reason": "VIP", "watcher_ids": [agent.id]}),
+    )
+    .await;
+    let seen: Value = t.get(&own_path, &req).await.json().await.unwrap();
+    assert_eq!(seen["priority"], "P1");
+    assert_eq!(seen["priority_reason"], Value::Null);
+    assert_eq!(seen["watcher_ids"], json!([]));
+    let history: Value = t
+        .get(&format!("{own_path}/history"), &req)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["field"] != "priority_reason" && e["field"] != "watcher_ids"));
     // An override survives impact changes; clearing it returns to the matrix.
     let res: Value = t
         .patch(&path, &agent, json!({"impact": "medium"}))

@@ -156,4 +156,5 @@ CREATE TABLE ticket_search (
     internal TSVECTOR NOT NULL
 );
 CREATE INDEX ticket_search_public ON ticket_search USING GIN (public);
-CREATE INDEX ticket_search_internal ON ticket_search USING GIN (internal);
+-- Staff search both columns at once.
+CREATE INDEX ticket_search_all ON ticket_search USING GIN ((public || internal));
