@@ -581,4 +581,19 @@ mod tests {
         assert_eq!(label(Lang::ZhCn, "status", "in_progress"), "处理中");
         assert_eq!(label(Lang::En, "resolution", "custom_code"), "custom_code");
     }
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(safe_next(Some("/tickets/5?x=1")), "/tickets/5?x=1");
+        for bad in [
+            "//evil.com",
+            "https://evil.com",
+            "/\t/evil.com",
+            "/\\evil.com",
+            "/a\nb",
+            "/ /evil",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/", "{bad:?}");
+        }
+    }
 }
