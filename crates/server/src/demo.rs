@@ -4,7 +4,8 @@
 //! data.
 
 use crate::app::accounts::{self, NewUserInput, OrganizationInput, TeamInput};
-use crate::app::tickets::{self, NewCommentInput, NewTicketInput, TicketPatch};
+use crate::app::conversation::{self, NewCommentInput};
+use crate::app::tickets::{self, NewTicketInput, TicketPatch};
 use crate::app::{Actor, App, AppError, AppResult};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -372,7 +373,7 @@ pub async fn load(app: &App) -> AppResult<Vec<(String, String)>> {
                 body: rng.pick(REPLIES).to_string(),
                 internal: false,
             };
-            tickets::add_comment(app, &as_agent, t.id, reply, None).await?;
+            conversation::add_comment(app, &as_agent, t.id, reply, None).await?;
             tickets::update_ticket(
                 app,
                 &as_agent,
@@ -390,7 +391,7 @@ pub async fn load(app: &App) -> AppResult<Vec<(String, String)>> {
                 body: rng.pick(NOTES).to_string(),
                 internal: true,
             };
-            tickets::add_comment(app, &as_agent, t.id, note, None).await?;
+            conversation::add_comment(app, &as_agent, t.id, note, None).await?;
         }
         let final_patch = match stage {
             5 => Some(TicketPatch {

@@ -3,7 +3,8 @@
 use super::extract::{if_match_version, ApiActor, ApiJson, CreateJson};
 use super::problem::Problem;
 use crate::app::attachments::{self, Upload};
-use crate::app::tickets::{self, NewCommentInput, NewTicketInput, TicketPatch, TicketQuery};
+use crate::app::conversation::{self, NewCommentInput};
+use crate::app::tickets::{self, NewTicketInput, TicketPatch, TicketQuery};
 use crate::app::views::{AttachmentView, CommentView, HistoryEntry, Page, TicketView};
 use crate::app::AppError;
 use crate::http::AppState;
@@ -87,7 +88,7 @@ pub async fn comments(
     Path(id): Path<i64>,
 ) -> Result<Json<CommentList>, Problem> {
     Ok(Json(CommentList {
-        items: tickets::list_comments(&s.app, &actor, id).await?,
+        items: conversation::list_comments(&s.app, &actor, id).await?,
     }))
 }
 
@@ -100,7 +101,7 @@ pub async fn add_comment(
     Path(id): Path<i64>,
     body: CreateJson<NewCommentInput>,
 ) -> Result<(StatusCode, Json<CommentView>), Problem> {
-    let view = tickets::add_comment(&s.app, &actor, id, body.value, body.key).await?;
+    let view = conversation::add_comment(&s.app, &actor, id, body.value, body.key).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -117,7 +118,7 @@ pub async fn history(
     Path(id): Path<i64>,
 ) -> Result<Json<HistoryList>, Problem> {
     Ok(Json(HistoryList {
-        items: tickets::history(&s.app, &actor, id).await?,
+        items: conversation::history(&s.app, &actor, id).await?,
     }))
 }
 

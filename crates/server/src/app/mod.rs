@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod actor;
 pub mod attachments;
 pub mod auth;
+pub mod conversation;
 pub mod error;
 pub mod idempotency;
 pub mod tickets;

@@ -4,15 +4,14 @@
 use super::accounts::double_option;
 use super::error::text_field;
 use super::idempotency::{self, IdempotencyKey};
-use super::views::{AttachmentView, CommentView, HistoryEntry, Page, TicketView};
+use super::views::{Page, TicketView};
 use super::{now, Actor, App, AppError, AppResult, AuditTrail};
 use serde::Deserialize;
 use sqlx::AnyConnection;
-use std::collections::HashMap;
 use steward_core::text::{multi_line, single_line};
 use steward_core::{Capability, Level, PendingReason, Priority, Role, Status, TicketKind};
 use steward_store::tickets::{self, Cursor, Scope, Sort, Ticket, TicketFilter};
-use steward_store::{accounts, audit, search, WriteCtx};
+use steward_store::{accounts, search};
 use utoipa::ToSchema;
 
 pub const TITLE_MAX: usize = 200;
@@ -36,7 +35,7 @@ fn parse_priority(s: &str) -> AppResult<Priority> {
         .map_err(|_| AppError::invalid("priority", "must be P1, P2, P3, P4 or P5"))
 }
 
-fn parse_status(field: &str, s: &str) -> AppResult<Status> {
+pub(crate) fn parse_status(field: &str, s: &str) -> AppResult<Status> {
     s.parse().map_err(|_| {
         AppError::invalid(
             field,
@@ -53,11 +52,12 @@ fn optional_line(field: &str, v: Option<&str>, max: usize) -> AppResult<Option<S
 }
 
 /// The assignee must be an active staff member and, when the ticket has a team, in it.
+/// Returns the assignee's name.
 async fn check_assignee(
     conn: &mut AnyConnection,
     assignee: i64,
     team: Option<i64>,
-) -> AppResult<()> {
+) -> AppResult<String> {
     let user = accounts::get_user(conn, assignee)
         .await?
         .filter(|u| u.active)
@@ -77,14 +77,15 @@ async fn check_assignee(
             ));
         }
     }
-    Ok(())
+    Ok(user.name)
 }
 
-async fn check_team(conn: &mut AnyConnection, team: i64) -> AppResult<()> {
-    accounts::get_team(conn, team)
+/// The team's name, if it exists.
+async fn check_team(conn: &mut AnyConnection, team: i64) -> AppResult<String> {
+    let t = accounts::get_team(conn, team)
         .await?
         .ok_or_else(|| AppError::invalid("team_id", "no such team"))?;
-    Ok(())
+    Ok(t.name)
 }
 
 async fn check_watchers(conn: &mut AnyConnection, ids: &[i64]) -> AppResult<()> {
@@ -185,23 +186,36 @@ pub async fn create_ticket(
         (input.team_id, input.assignee_id, input.watcher_ids);
     watchers.sort_unstable();
     watchers.dedup();
+    // References are checked on a read connection, not in the single writer: users and teams
+    // are never deleted, so what exists now still exists at the commit (and foreign keys
+    // guard it anyway). The names go into the returned view without a re-read.
+    let (requester, organization_name, team_name, assignee_name) = {
+        let mut conn = app.read().await?;
+        let requester = accounts::get_user(&mut conn, requester_id)
+            .await?
+            .filter(|u| u.active)
+            .ok_or_else(|| AppError::invalid("requester_id", "no such active user"))?;
+        let organization_name = match requester.organization_id {
+            Some(o) => accounts::get_org(&mut conn, o).await?.map(|o| o.name),
+            None => None,
+        };
+        let team_name = match team_id {
+            Some(t) => Some(check_team(&mut conn, t).await?),
+            None => None,
+        };
+        let assignee_name = match assignee_id {
+            Some(a) => Some(check_assignee(&mut conn, a, team_id).await?),
+            None => None,
+        };
+        check_watchers(&mut conn, &watchers).await?;
+        (requester, organization_name, team_name, assignee_name)
+    };
     app.store
         .write(move |ctx| {
             Box::pin(async move {
                 if let Some(v) = idempotency::replay(ctx, actor.user_id, &key).await? {
                     return Ok(v);
                 }
-                let requester = accounts::get_user(&mut ctx.conn, requester_id)
-                    .await?
-                    .filter(|u| u.active)
-                    .ok_or_else(|| AppError::invalid("requester_id", "no such active user"))?;
-                if let Some(t) = team_id {
-                    check_team(&mut ctx.conn, t).await?;
-                }
-                if let Some(a) = assignee_id {
-                    check_assignee(&mut ctx.conn, a, team_id).await?;
-                }
-                check_watchers(&mut ctx.conn, &watchers).await?;
                 let now = now();
                 let seq = tickets::next_number(&mut ctx.conn, kind.prefix()).await?;
                 let mut t = Ticket {
@@ -235,9 +249,9 @@ pub async fn create_ticket(
                     resolved_at: None,
                     closed_at: None,
                     requester_name: requester.name,
-                    organization_name: None,
-                    team_name: None,
-                    assignee_name: None,
+                    organization_name,
+                    team_name,
+                    assignee_name,
                 };
                 t.id = tickets::insert(&mut ctx.conn, &t).await?;
                 if !watchers.is_empty() {
@@ -261,11 +275,8 @@ pub async fn create_ticket(
                         )),
                     )
                     .await?;
-                let stored = tickets::get(&mut ctx.conn, &Scope::All, t.id)
-                    .await?
-                    .ok_or(AppError::NotFound)?;
-                let view = TicketView::new(&stored, watchers)
-                    .redacted(actor.can(Capability::InternalNotes));
+                let view =
+                    TicketView::new(&t, watchers).redacted(actor.can(Capability::InternalNotes));
                 idempotency::remember(ctx, actor.user_id, &key, &view).await?;
                 Ok(view)
             })
@@ -820,202 +831,4 @@ pub async fn count_tickets(app: &App, actor: &Actor, q: &TicketQuery) -> AppResu
     let f = ticket_filter(actor, q)?;
     let mut conn = app.read().await?;
     Ok(tickets::count(&mut conn, app.store.backend, &actor.ticket_scope(), &f).await?)
-}
-
-// --- comments ---
-
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewCommentInput {
-    pub body: String,
-    /// An internal note, seen by staff only (default false: a public reply).
-    #[serde(default)]
-    pub internal: bool,
-}
-
-pub async fn add_comment(
-    app: &App,
-    actor: &Actor,
-    ticket_id: i64,
-    input: NewCommentInput,
-    key: Option<IdempotencyKey>,
-) -> AppResult<CommentView> {
-    let body = text_field("body", multi_line(&input.body, COMMENT_MAX, true))?;
-    let doc = search::segment_document(&body);
-    let actor = actor.clone();
-    app.store
-        .write(move |ctx| {
-            Box::pin(async move {
-                let t = tickets::get(&mut ctx.conn, &actor.ticket_scope(), ticket_id)
-                    .await?
-                    .ok_or(AppError::NotFound)?;
-                if input.internal && !actor.can(Capability::InternalNotes) {
-                    return Err(AppError::forbidden(
-                        "internal: only staff write internal notes",
-                    ));
-                }
-                if !actor.can(Capability::SubmitTicket) && !actor.can(Capability::EditTickets) {
-                    return Err(AppError::forbidden("your role does not allow replies"));
-                }
-                if let Some(v) = idempotency::replay(ctx, actor.user_id, &key).await? {
-                    return Ok(v);
-                }
-                let status = parse_status("status", &t.status)?;
-                if status.is_final() {
-                    return Err(AppError::Conflict {
-                        message: format!(
-                            "ticket {} is {}; it takes no more replies",
-                            t.number, t.status
-                        ),
-                        allowed: None,
-                    });
-                }
-                let now = now();
-                let id = tickets::insert_comment(
-                    &mut ctx.conn,
-                    ticket_id,
-                    actor.user_id,
-                    &body,
-                    input.internal,
-                    now,
-                )
-                .await?;
-                tickets::touch(&mut ctx.conn, ticket_id, now).await?;
-                search::append_ticket_text(
-                    &mut ctx.conn,
-                    ctx.backend,
-                    ticket_id,
-                    &doc,
-                    input.internal,
-                )
-                .await?;
-                let trail = AuditTrail::new(&actor, "ticket", ticket_id, now);
-                let action = if input.internal { "note" } else { "reply" };
-                trail
-                    .record(ctx, action, Some("comment"), None, Some(id.to_string()))
-                    .await?;
-                // The requester answering a ticket that waits on them puts it back to work.
-                if !input.internal
-                    && status == Status::Pending
-                    && t.pending_reason.as_deref() == Some("requester")
-                    && actor.user_id == t.requester_id
-                {
-                    resume_from_pending(ctx, &t, now).await?;
-                    trail
-                        .changes(
-                            ctx,
-                            &[
-                                (
-                                    "status",
-                                    Some(t.status.clone()),
-                                    Some(Status::InProgress.as_str().into()),
-                                ),
-                                ("pending_reason", t.pending_reason.clone(), None),
-                            ],
-                        )
-                        .await?;
-                }
-                let c = tickets::get_comment(&mut ctx.conn, id)
-                    .await?
-                    .ok_or(AppError::NotFound)?;
-                let view = CommentView::new(&c, vec![]);
-                idempotency::remember(ctx, actor.user_id, &key, &view).await?;
-                Ok(view)
-            })
-        })
-        .await
-}
-
-async fn resume_from_pending(ctx: &mut WriteCtx, t: &Ticket, now: i64) -> AppResult<()> {
-    let current = tickets::get(&mut ctx.conn, &Scope::All, t.id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let mut next = current.clone();
-    next.status = Status::InProgress.as_str().into();
-    next.pending_reason = None;
-    next.version = current.version + 1;
-    next.updated_at = now;
-    if !tickets::update(&mut ctx.conn, &next, current.version).await? {
-        return Err(AppError::Stale);
-    }
-    Ok(())
-}
-
-pub async fn list_comments(
-    app: &App,
-    actor: &Actor,
-    ticket_id: i64,
-) -> AppResult<Vec<CommentView>> {
-    let mut conn = app.read().await?;
-    tickets::get(&mut conn, &actor.ticket_scope(), ticket_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let staff = actor.can(Capability::InternalNotes);
-    let comments = tickets::comments(&mut conn, ticket_id, staff).await?;
-    let mut by_comment: HashMap<i64, Vec<AttachmentView>> = HashMap::new();
-    for a in tickets::attachments(&mut conn, ticket_id).await? {
-        if let Some(c) = a.comment_id {
-            by_comment
-                .entry(c)
-                .or_default()
-                .push(AttachmentView::from(&a));
-        }
-    }
-    Ok(comments
-        .iter()
-        .map(|c| CommentView::new(c, by_comment.remove(&c.id).unwrap_or_default()))
-        .collect())
-}
-
-/// The ticket's audit history. Requesters do not see entries about internal notes.
-pub async fn history(app: &App, actor: &Actor, ticket_id: i64) -> AppResult<Vec<HistoryEntry>> {
-    let mut conn = app.read().await?;
-    tickets::get(&mut conn, &actor.ticket_scope(), ticket_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let staff = actor.can(Capability::InternalNotes);
-    let internal_comments: Vec<String> = if staff {
-        vec![]
-    } else {
-        tickets::comments(&mut conn, ticket_id, true)
-            .await?
-            .iter()
-            .filter(|c| c.internal)
-            .map(|c| c.id.to_string())
-            .collect()
-    };
-    let entries = audit::entries_for(&mut conn, "ticket", ticket_id).await?;
-    let mut names: HashMap<i64, String> = HashMap::new();
-    let mut out = Vec::with_capacity(entries.len());
-    for e in entries {
-        let hidden = !staff
-            && (e.action == "note"
-                || e.field
-                    .as_deref()
-                    .is_some_and(|f| STAFF_ONLY_FIELDS.contains(&f))
-                || (e.action == "attach"
-                    && e.field.as_deref().is_some_and(|f| {
-                        internal_comments
-                            .iter()
-                            .any(|c| f == format!("comment:{c}"))
-                    })));
-        if hidden {
-            continue;
-        }
-        let name = match e.actor_id {
-            Some(id) => {
-                if let std::collections::hash_map::Entry::Vacant(v) = names.entry(id) {
-                    let n = accounts::get_user(&mut conn, id)
-                        .await?
-                        .map(|u| u.name)
-                        .unwrap_or_default();
-                    v.insert(n);
-                }
-                names.get(&id).cloned()
-            }
-            None => None,
-        };
-        out.push(HistoryEntry::new(&e, name));
-    }
-    Ok(out)
 }

@@ -7,8 +7,9 @@ use super::form::{self, Fields};
 use super::session::WebUser;
 use super::{describe, finish, render, see_other, status_of, Chrome, RESOLUTION_CODES};
 use crate::app::attachments;
+use crate::app::conversation::{self, NewCommentInput};
 use crate::app::idempotency::IdempotencyKey;
-use crate::app::tickets::{self, NewCommentInput, TicketPatch};
+use crate::app::tickets::{self, TicketPatch};
 use crate::app::views::{self, AttachmentView, CommentView, HistoryEntry, TicketView};
 use crate::app::{accounts, AppError};
 use crate::http::AppState;
@@ -177,8 +178,8 @@ pub async fn page(s: &AppState, u: &WebUser, id: i64, flash: Flash) -> Result<Re
     let app = &s.app;
     let actor = &u.actor;
     let t = tickets::get_ticket(app, actor, id).await?;
-    let comments = tickets::list_comments(app, actor, id).await?;
-    let history = tickets::history(app, actor, id).await?;
+    let comments = conversation::list_comments(app, actor, id).await?;
+    let history = conversation::history(app, actor, id).await?;
     let files = attachments::list_attachments(app, actor, id).await?;
     let c = Chrome::new(
         u,
@@ -533,7 +534,7 @@ async fn reply(
                     .opt("nonce")
                     .map(|n| IdempotencyKey::parse(&format!("web-{n}"), format!("web reply {id}")))
                     .transpose()?;
-                let c = tickets::add_comment(
+                let c = conversation::add_comment(
                     &s.app,
                     &u.actor,
                     id,

@@ -450,8 +450,10 @@ async fn attachments_are_downloads(t: &TestApp) {
     .await;
     // Too large: 413, and nothing recorded.
     let big = vec![b'a'; t.app.limits.attachment_bytes + 1];
+    // The server stops reading at the limit and closes this connection.
     let res = t
         .req(reqwest::Method::POST, &path, &req)
+        .header("connection", "close")
         .multipart(reqwest::multipart::Form::new().part(
             "file",
             reqwest::multipart::Part::bytes(big).file_name("big.bin"),
