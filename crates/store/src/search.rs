@@ -66,6 +66,16 @@ pub fn match_expression(backend: Backend, words: &[String]) -> String {
     parts.collect::<Vec<_>>().join(sep)
 }
 
+/// The FTS5 MATCH argument: the words, limited to the public column unless staff search.
+pub fn sqlite_match(words: &[String], include_internal: bool) -> String {
+    let expr = match_expression(Backend::Sqlite, words);
+    if include_internal {
+        format!("{{public internal}} : ({expr})")
+    } else {
+        format!("public : ({expr})")
+    }
+}
+
 /// Appends a condition on `t.id` that holds for tickets matching `words`; `include_internal`
 /// also searches internal notes (staff only).
 pub fn push_ticket_match(
@@ -77,11 +87,7 @@ pub fn push_ticket_match(
     let expr = match_expression(backend, words);
     match backend {
         Backend::Sqlite => {
-            let filtered = if include_internal {
-                format!("{{public internal}} : ({expr})")
-            } else {
-                format!("public : ({expr})")
-            };
+            let filtered = sqlite_match(words, include_internal);
             sql.push("t.id IN (SELECT rowid FROM ticket_search WHERE ticket_search MATCH ")
                 .bind(filtered)
                 .push(")");

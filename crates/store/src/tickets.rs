@@ -38,14 +38,26 @@ pub struct Ticket {
     pub assignee_name: Option<String>,
 }
 
-const TICKET_SELECT: &str = "SELECT t.id, t.number, t.kind, t.title, t.description, t.requester_id, \
+const TICKET_COLUMNS: &str = "SELECT t.id, t.number, t.kind, t.title, t.description, t.requester_id, \
     t.organization_id, t.team_id, t.assignee_id, t.category, t.impact, t.urgency, t.priority, \
     t.priority_reason, t.status, t.pending_reason, t.resolution_code, t.resolution_notes, t.version, \
-    t.created_at, t.updated_at, t.resolved_at, t.closed_at, r.name, o.name, tm.name, a.name \
-    FROM tickets t JOIN users r ON r.id = t.requester_id \
+    t.created_at, t.updated_at, t.resolved_at, t.closed_at, r.name, o.name, tm.name, a.name";
+
+const TICKET_JOINS: &str = " JOIN users r ON r.id = t.requester_id \
     LEFT JOIN organizations o ON o.id = t.organization_id \
     LEFT JOIN teams tm ON tm.id = t.team_id \
     LEFT JOIN users a ON a.id = t.assignee_id";
+
+/// `SELECT … FROM tickets t JOIN …`: the columns of [`Ticket`] with the joined names. With
+/// `fts_first` (SQLite search, newest first) the scan starts from the FTS5 index in descending
+/// rowid order, so a common word stops after one page instead of collecting every match.
+fn ticket_select(fts_first: bool) -> String {
+    if fts_first {
+        format!("{TICKET_COLUMNS} FROM ticket_search CROSS JOIN tickets t ON t.id = ticket_search.rowid{TICKET_JOINS}")
+    } else {
+        format!("{TICKET_COLUMNS} FROM tickets t{TICKET_JOINS}")
+    }
+}
 
 fn ticket(row: &AnyRow) -> sqlx::Result<Ticket> {
     Ok(Ticket {
@@ -177,7 +189,13 @@ pub struct TicketFilter {
     pub limit: i64,
 }
 
-fn push_filters(sql: &mut Sql, backend: crate::Backend, scope: &Scope, f: &TicketFilter) {
+fn push_filters(
+    sql: &mut Sql,
+    backend: crate::Backend,
+    scope: &Scope,
+    f: &TicketFilter,
+    fts_first: bool,
+) {
     sql.push(" WHERE 1 = 1");
     push_scope(sql, scope);
     if !f.statuses.is_empty() {
@@ -227,7 +245,10 @@ fn push_filters(sql: &mut Sql, backend: crate::Backend, scope: &Scope, f: &Ticke
     if let Some(p) = f.priority {
         sql.push(" AND t.priority = ").bind(p);
     }
-    if !f.words.is_empty() {
+    if fts_first {
+        sql.push(" AND ticket_search MATCH ")
+            .bind(crate::search::sqlite_match(&f.words, f.search_internal));
+    } else if !f.words.is_empty() {
         sql.push(" AND ");
         crate::search::push_ticket_match(sql, backend, &f.words, f.search_internal);
     }
@@ -240,10 +261,15 @@ pub async fn list(
     scope: &Scope,
     f: &TicketFilter,
 ) -> Result<Vec<Ticket>> {
-    let mut sql = Sql::new(TICKET_SELECT);
-    push_filters(&mut sql, backend, scope, f);
+    let fts_first =
+        backend == crate::Backend::Sqlite && !f.words.is_empty() && f.sort == Sort::Newest;
+    let mut sql = Sql::new(&ticket_select(fts_first));
+    push_filters(&mut sql, backend, scope, f, fts_first);
     match &f.cursor {
         None => {}
+        Some(Cursor::Newest { id }) if fts_first => {
+            sql.push(" AND ticket_search.rowid < ").bind(*id);
+        }
         Some(Cursor::Newest { id }) => {
             sql.push(" AND t.id < ").bind(*id);
         }
@@ -269,6 +295,7 @@ pub async fn list(
         }
     }
     sql.push(match f.sort {
+        Sort::Newest if fts_first => " ORDER BY ticket_search.rowid DESC",
         Sort::Newest => " ORDER BY t.id DESC",
         Sort::Priority => " ORDER BY t.priority, t.created_at, t.id",
         Sort::Updated => " ORDER BY t.updated_at DESC, t.id DESC",
@@ -286,14 +313,14 @@ pub async fn count(
     f: &TicketFilter,
 ) -> Result<i64> {
     let mut sql = Sql::new("SELECT COUNT(*) FROM tickets t");
-    push_filters(&mut sql, backend, scope, f);
+    push_filters(&mut sql, backend, scope, f, false);
     let row = sql.query().fetch_one(conn).await?;
     Ok(row.try_get(0)?)
 }
 
 /// The ticket, if `scope` may see it.
 pub async fn get(conn: &mut AnyConnection, scope: &Scope, id: i64) -> Result<Option<Ticket>> {
-    let mut sql = Sql::new(TICKET_SELECT);
+    let mut sql = Sql::new(&ticket_select(false));
     sql.push(" WHERE t.id = ").bind(id);
     push_scope(&mut sql, scope);
     let row = sql.query().fetch_optional(conn).await?;
