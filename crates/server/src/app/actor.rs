@@ -99,6 +99,17 @@ impl Actor {
         }
     }
 
+    /// The ticket if this actor may see it; otherwise it does not exist for them (404).
+    pub async fn visible_ticket(
+        &self,
+        conn: &mut AnyConnection,
+        id: i64,
+    ) -> AppResult<steward_store::tickets::Ticket> {
+        steward_store::tickets::get(conn, &self.ticket_scope(), id)
+            .await?
+            .ok_or(AppError::NotFound)
+    }
+
     /// The audit log's actor id; the system has none.
     pub fn audit_id(&self) -> Option<i64> {
         (self.user_id != 0).then_some(self.user_id)

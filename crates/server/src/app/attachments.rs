@@ -84,9 +84,7 @@ pub async fn add_attachment(
     app.store
         .write(move |ctx| {
             Box::pin(async move {
-                let t = tickets::get(&mut ctx.conn, &actor.ticket_scope(), ticket_id)
-                    .await?
-                    .ok_or(AppError::NotFound)?;
+                let t = actor.visible_ticket(&mut ctx.conn, ticket_id).await?;
                 if !actor.can(Capability::EditTickets) && t.requester_id != actor.user_id {
                     return Err(AppError::forbidden(
                         "only the requester or the service desk adds files to this ticket",
@@ -156,9 +154,7 @@ pub async fn list_attachments(
     ticket_id: i64,
 ) -> AppResult<Vec<AttachmentView>> {
     let mut conn = app.read().await?;
-    tickets::get(&mut conn, &actor.ticket_scope(), ticket_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    actor.visible_ticket(&mut conn, ticket_id).await?;
     let staff = actor.can(Capability::InternalNotes);
     let visible_comments: Vec<i64> = tickets::comments(&mut conn, ticket_id, staff)
         .await?
@@ -179,9 +175,7 @@ pub async fn download(app: &App, actor: &Actor, id: i64) -> AppResult<(Attachmen
         let a = tickets::get_attachment(&mut conn, id)
             .await?
             .ok_or(AppError::NotFound)?;
-        tickets::get(&mut conn, &actor.ticket_scope(), a.ticket_id)
-            .await?
-            .ok_or(AppError::NotFound)?;
+        actor.visible_ticket(&mut conn, a.ticket_id).await?;
         if let Some(c) = a.comment_id {
             let comment = tickets::get_comment(&mut conn, c)
                 .await?

@@ -36,9 +36,7 @@ pub async fn add_comment(
     app.store
         .write(move |ctx| {
             Box::pin(async move {
-                let t = tickets::get(&mut ctx.conn, &actor.ticket_scope(), ticket_id)
-                    .await?
-                    .ok_or(AppError::NotFound)?;
+                let t = actor.visible_ticket(&mut ctx.conn, ticket_id).await?;
                 if input.internal && !actor.can(Capability::InternalNotes) {
                     return Err(AppError::forbidden(
                         "internal: only staff write internal notes",
@@ -137,9 +135,7 @@ pub async fn list_comments(
     ticket_id: i64,
 ) -> AppResult<Vec<CommentView>> {
     let mut conn = app.read().await?;
-    tickets::get(&mut conn, &actor.ticket_scope(), ticket_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    actor.visible_ticket(&mut conn, ticket_id).await?;
     let staff = actor.can(Capability::InternalNotes);
     let comments = tickets::comments(&mut conn, ticket_id, staff).await?;
     let mut by_comment: HashMap<i64, Vec<AttachmentView>> = HashMap::new();
@@ -160,9 +156,7 @@ pub async fn list_comments(
 /// The ticket's audit history. Requesters do not see entries about internal notes.
 pub async fn history(app: &App, actor: &Actor, ticket_id: i64) -> AppResult<Vec<HistoryEntry>> {
     let mut conn = app.read().await?;
-    tickets::get(&mut conn, &actor.ticket_scope(), ticket_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    actor.visible_ticket(&mut conn, ticket_id).await?;
     let staff = actor.can(Capability::InternalNotes);
     let internal_comments: Vec<String> = if staff {
         vec![]

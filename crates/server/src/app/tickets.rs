@@ -286,9 +286,7 @@ pub async fn create_ticket(
 
 pub async fn get_ticket(app: &App, actor: &Actor, id: i64) -> AppResult<TicketView> {
     let mut conn = app.read().await?;
-    let t = tickets::get(&mut conn, &actor.ticket_scope(), id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let t = actor.visible_ticket(&mut conn, id).await?;
     let watchers = tickets::watchers(&mut conn, id).await?;
     Ok(TicketView::new(&t, watchers).redacted(actor.can(Capability::InternalNotes)))
 }
