@@ -45,6 +45,12 @@ pub enum Capability {
     ReadAudit,
     /// Users, teams, organisations.
     ManageAccounts,
+    /// The service catalogue, request types, calendars, SLAs and OLAs.
+    ManageServiceLevels,
+    /// SLA attainment and breach reports.
+    ViewReports,
+    /// Declare a major incident and run its response.
+    DeclareMajorIncident,
 }
 
 impl Role {
@@ -59,6 +65,7 @@ impl Role {
                 InternalNotes,
                 AssignTickets,
                 OverridePriority,
+                DeclareMajorIncident,
             ],
             Role::TeamLead => &[
                 SubmitTicket,
@@ -67,6 +74,8 @@ impl Role {
                 InternalNotes,
                 AssignTickets,
                 OverridePriority,
+                ViewReports,
+                DeclareMajorIncident,
             ],
             Role::ServiceManager => &[
                 SubmitTicket,
@@ -77,8 +86,11 @@ impl Role {
                 AssignTickets,
                 OverridePriority,
                 ReadAudit,
+                ManageServiceLevels,
+                ViewReports,
+                DeclareMajorIncident,
             ],
-            Role::Auditor => &[SeeAllTickets, InternalNotes, ReadAudit],
+            Role::Auditor => &[SeeAllTickets, InternalNotes, ReadAudit, ViewReports],
             Role::Admin => &[
                 SubmitTicket,
                 WorkTickets,
@@ -89,6 +101,9 @@ impl Role {
                 OverridePriority,
                 ReadAudit,
                 ManageAccounts,
+                ManageServiceLevels,
+                ViewReports,
+                DeclareMajorIncident,
             ],
         }
     }

@@ -2,10 +2,15 @@
 //! their capabilities, and input validation. No IO, no async, no SQL.
 
 pub mod access;
+pub mod calendar;
+pub mod form;
 pub mod priority;
+pub mod sla;
 pub mod text;
 pub mod ticket;
 
 pub use access::{Capability, Role};
+pub use calendar::{CalendarError, CalendarSpec, DatedDay, DayInfo, DayReason, WorkingCalendar};
 pub use priority::{Level, Priority, PriorityMatrix};
+pub use sla::{Clock, ClockState, ClockStatus};
 pub use ticket::{Channel, PendingReason, Status, TicketKind, TransitionError};

@@ -316,6 +316,7 @@ pub async fn load(app: &App) -> AppResult<Vec<(String, String)>> {
     for u in requesters_input {
         requesters.push(accounts::create_user(app, &sys, u, None).await?);
     }
+    load_service_levels(app, &sys, network.id).await?;
     let mut rng = Rng::new(20261125);
     let levels = ["high", "medium", "low"];
     let bar = indicatif::ProgressBar::new(300);
@@ -430,7 +431,140 @@ pub async fn load(app: &App) -> AppResult<Vec<(String, String)>> {
         bar.inc(1);
     }
     bar.finish_and_clear();
+    load_major_incident(app).await?;
+    load_catalogue(app, &sys, network.id, desktop.id, &[huadong.id, acme.id]).await?;
     Ok(logins)
+}
+
+/// The demo agreements: a standard SLA for every customer on the China mainland calendar, and
+/// an OLA for 网络组 on 24×7 with short targets, so that warnings and breaches happen while
+/// someone explores the demo.
+async fn load_service_levels(app: &App, sys: &Actor, network: i64) -> AppResult<()> {
+    use crate::app::agreements::{self, AgreementInput, TargetInput};
+    use crate::app::sla::EscalationActions;
+    let targets = |t: &[(i64, i64)]| -> Vec<TargetInput> {
+        t.iter()
+            .enumerate()
+            .map(|(i, (r, s))| TargetInput {
+                priority: format!("P{}", i + 1),
+                response_minutes: *r,
+                resolution_minutes: *s,
+            })
+            .collect()
+    };
+    agreements::create(
+        app,
+        sys,
+        AgreementInput {
+            name: "标准服务协议 Standard SLA".into(),
+            kind: "sla".into(),
+            organization_id: None,
+            team_id: None,
+            service_ids: vec![],
+            calendar_id: 1,
+            valid_from: "2026-01-01".into(),
+            valid_to: Some("2026-12-31".into()),
+            review_date: Some("2026-12-01".into()),
+            status: "active".into(),
+            warn_percent: Some(75),
+            targets: targets(&[(30, 240), (60, 480), (240, 1440), (480, 2880), (1440, 7200)]),
+            warning_actions: EscalationActions {
+                notify_assignee: true,
+                ..Default::default()
+            },
+            breach_actions: EscalationActions {
+                notify_assignee: true,
+                notify_team_lead: true,
+                notify_service_manager: true,
+                ..Default::default()
+            },
+        },
+    )
+    .await?;
+    agreements::create(
+        app,
+        sys,
+        AgreementInput {
+            name: "网络组运营级别协议 Network OLA".into(),
+            kind: "ola".into(),
+            organization_id: None,
+            team_id: Some(network),
+            service_ids: vec![],
+            calendar_id: 2,
+            valid_from: "2026-01-01".into(),
+            valid_to: None,
+            review_date: Some("2027-03-31".into()),
+            status: "active".into(),
+            warn_percent: Some(75),
+            targets: targets(&[(10, 60), (20, 120), (30, 240), (60, 480), (120, 960)]),
+            warning_actions: EscalationActions {
+                notify_assignee: true,
+                ..Default::default()
+            },
+            breach_actions: EscalationActions {
+                notify_assignee: true,
+                notify_team_lead: true,
+                raise_priority: true,
+                ..Default::default()
+            },
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// One major incident with its emergency team, a child incident and a status update.
+async fn load_major_incident(app: &App) -> AppResult<()> {
+    use crate::app::major::{self, ChildInput, DeclareInput, StatusUpdateInput};
+    let mut conn = app.read().await?;
+    let manager = steward_store::accounts::user_by_email(&mut conn, "manager@example.com").await?;
+    let agent = steward_store::accounts::user_by_email(&mut conn, "wang.wei@example.com").await?;
+    let lead =
+        steward_store::accounts::user_by_email(&mut conn, "lead.network@example.com").await?;
+    let open: Vec<i64> = {
+        use sqlx::Row;
+        sqlx::query(
+            "SELECT id FROM tickets WHERE kind = 'incident' AND status IN ('assigned', 'in_progress') ORDER BY id LIMIT 2",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(steward_store::StoreError::from)?
+        .iter()
+        .filter_map(|r| r.try_get::<i64, _>(0).ok())
+        .collect()
+    };
+    drop(conn);
+    let (Some(manager), Some(agent), Some(lead), [main, child]) =
+        (manager, agent, lead, open.as_slice())
+    else {
+        return Ok(());
+    };
+    let actor = Actor::load(&mut *app.read().await?, manager.id, Channel::Web).await?;
+    major::declare(
+        app,
+        &actor,
+        *main,
+        DeclareInput {
+            roster_user_ids: vec![agent.id, lead.id],
+            response_minutes: Some(15),
+            summary:
+                "核心交换机故障，多个楼层无法上网。Core switch failure: several floors are offline."
+                    .into(),
+        },
+    )
+    .await?;
+    major::attach_child(app, &actor, *main, ChildInput { ticket_id: *child }).await?;
+    major::post_update(
+        app,
+        &actor,
+        *main,
+        StatusUpdateInput {
+            body: "已切换到备用交换机，正在恢复。Failover to the standby switch is under way."
+                .into(),
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 /// Creates `count` generated tickets through the normal create path, `concurrency` at a time,
@@ -505,5 +639,132 @@ pub async fn seed_tickets(app: &App, count: u64, concurrency: usize) -> AppResul
         t.await.map_err(|e| AppError::BadRequest(e.to_string()))??;
     }
     bar.finish();
+    Ok(())
+}
+
+/// The demo service catalogue: three live services subscribed by the demo organisations,
+/// with request types (one needs the team lead's approval).
+async fn load_catalogue(
+    app: &App,
+    sys: &Actor,
+    network: i64,
+    desktop: i64,
+    orgs: &[i64],
+) -> AppResult<()> {
+    use crate::app::catalogue::{self, RequestTypeInput, ServiceInput};
+    use steward_core::form::FormField;
+    let service = |code: &str, zh: &str, en: &str, dzh: &str, den: &str, team: i64| ServiceInput {
+        code: code.into(),
+        name_zh: zh.into(),
+        name_en: en.into(),
+        description_zh: dzh.into(),
+        description_en: den.into(),
+        owner_id: None,
+        team_id: Some(team),
+        lifecycle: Some("live".into()),
+        customer_ids: orgs.to_vec(),
+        related_ids: vec![],
+    };
+    let form = |json: serde_json::Value| -> Vec<FormField> {
+        serde_json::from_value(json).unwrap_or_default()
+    };
+    let email = catalogue::create_service(
+        app,
+        sys,
+        service(
+            "EMAIL",
+            "邮箱服务",
+            "Email",
+            "企业邮箱与日历。",
+            "Company email and calendars.",
+            desktop,
+        ),
+        None,
+    )
+    .await?;
+    let network_svc = catalogue::create_service(
+        app,
+        sys,
+        service(
+            "NETWORK",
+            "网络接入",
+            "Network access",
+            "办公网络、无线与 VPN。",
+            "Office network, Wi-Fi and VPN.",
+            network,
+        ),
+        None,
+    )
+    .await?;
+    let equipment = catalogue::create_service(
+        app,
+        sys,
+        service(
+            "EQUIPMENT",
+            "办公设备",
+            "Office equipment",
+            "电脑、显示器与外设。",
+            "Computers, monitors and peripherals.",
+            desktop,
+        ),
+        None,
+    )
+    .await?;
+    let types = [
+        (
+            equipment.id,
+            "申请新笔记本电脑",
+            "New laptop",
+            "team_lead",
+            serde_json::json!([
+                {"key": "model", "kind": "choice", "required": true, "label_zh": "型号", "label_en": "Model",
+                 "options": [{"value": "standard", "label_zh": "标准办公", "label_en": "Standard"},
+                             {"value": "developer", "label_zh": "开发高配", "label_en": "Developer"}]},
+                {"key": "needed_by", "kind": "date", "required": true, "label_zh": "需要日期", "label_en": "Needed by"},
+                {"key": "reason", "kind": "long_text", "required": true, "label_zh": "申请原因", "label_en": "Reason", "min_length": 5}
+            ]),
+        ),
+        (
+            email.id,
+            "申请共享邮箱",
+            "Shared mailbox",
+            "none",
+            serde_json::json!([
+                {"key": "address", "kind": "text", "required": true, "label_zh": "邮箱地址", "label_en": "Address", "max_length": 100},
+                {"key": "members", "kind": "long_text", "label_zh": "成员", "label_en": "Members"}
+            ]),
+        ),
+        (
+            network_svc.id,
+            "申请 VPN 账号",
+            "VPN account",
+            "none",
+            serde_json::json!([
+                {"key": "access", "kind": "multi_choice", "required": true, "label_zh": "访问范围", "label_en": "Access",
+                 "options": [{"value": "office", "label_zh": "办公网", "label_en": "Office network"},
+                             {"value": "erp", "label_zh": "ERP 系统", "label_en": "ERP"}]},
+                {"key": "until", "kind": "date", "label_zh": "有效期至", "label_en": "Valid until"}
+            ]),
+        ),
+    ];
+    for (service_id, zh, en, rule, fields) in types {
+        catalogue::create_request_type(
+            app,
+            sys,
+            service_id,
+            RequestTypeInput {
+                name_zh: zh.into(),
+                name_en: en.into(),
+                description_zh: String::new(),
+                description_en: String::new(),
+                form: form(fields),
+                approval_rule: Some(rule.into()),
+                approver_ids: vec![],
+                active: Some(true),
+            },
+            None,
+        )
+        .await?;
+    }
     Ok(())
 }

@@ -120,11 +120,16 @@ pub fn router(state: AppState) -> Router {
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
     let store = state.app.store.clone();
     let sweeper = tokio::spawn(sweep_expired(state.app.clone()));
+    let worker = tokio::spawn(crate::app::jobs::run_worker(
+        state.app.clone(),
+        crate::app::jobs::node_id(),
+    ));
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     sweeper.abort();
+    worker.abort();
     store.close().await;
     Ok(())
 }
@@ -146,7 +151,8 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests in flight");
 }
 
-/// Every ten minutes: removes expired sessions and idempotency records older than a day.
+/// Every ten minutes: removes expired sessions, and idempotency records and finished jobs older
+/// than a day.
 async fn sweep_expired(app: App) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
     loop {
@@ -166,6 +172,7 @@ async fn sweep_expired(app: App) {
                         now - 86_400_000_000,
                     )
                     .await?;
+                    steward_store::jobs::sweep_done(&mut ctx.conn, now - 86_400_000_000).await?;
                     Ok::<_, steward_store::StoreError>(())
                 })
             })

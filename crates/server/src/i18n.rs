@@ -81,7 +81,7 @@ impl Lang {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -97,15 +97,24 @@ mod tests {
         assert_eq!(Lang::from_accept_language("de"), None);
     }
 
+    /// Every .ftl file of one language, concatenated (fluent-templates loads them all).
+    pub fn all_ftl(dir: &str) -> String {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "ftl"))
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     #[test]
     fn both_languages_have_the_same_keys() {
-        let read = |l: &str| {
-            std::fs::read_to_string(format!(
-                "{}/locales/{l}/main.ftl",
-                env!("CARGO_MANIFEST_DIR")
-            ))
-            .unwrap()
-        };
+        let read = |l: &str| all_ftl(&format!("{}/locales/{l}", env!("CARGO_MANIFEST_DIR")));
         let keys = |s: String| -> Vec<String> {
             let mut k: Vec<String> = s
                 .lines()

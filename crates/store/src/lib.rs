@@ -4,8 +4,13 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod catalogue;
+pub mod jobs;
+pub mod major;
+pub mod reports;
 pub mod schema;
 pub mod search;
+pub mod sla;
 pub mod sql;
 pub mod tickets;
 pub mod writer;

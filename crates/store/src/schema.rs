@@ -10,14 +10,21 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sqlite: include_str!("../migrations/sqlite/0001_service_desk.sql"),
-    postgres: include_str!("../migrations/postgres/0001_service_desk.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sqlite: include_str!("../migrations/sqlite/0001_service_desk.sql"),
+        postgres: include_str!("../migrations/postgres/0001_service_desk.sql"),
+    },
+    Migration {
+        version: 2,
+        sqlite: include_str!("../migrations/sqlite/0002_service_levels.sql"),
+        postgres: include_str!("../migrations/postgres/0002_service_levels.sql"),
+    },
+];
 
 /// The schema version this binary reads and writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 async fn current_version(conn: &mut AnyConnection) -> Result<i64> {
     match sqlx::query("SELECT MAX(version) FROM schema_version")

@@ -31,22 +31,35 @@ pub struct Ticket {
     pub updated_at: i64,
     pub resolved_at: Option<i64>,
     pub closed_at: Option<i64>,
+    pub service_id: Option<i64>,
+    pub request_type_id: Option<i64>,
+    /// The requester's answers to the request type's form (JSON).
+    pub form_answers: Option<String>,
+    /// pending, approved or rejected; None when the request needs no approval.
+    pub approval_status: Option<String>,
+    /// Earliest due time of the running SLA clocks; written by the SLA module only.
+    pub sla_due_at: Option<i64>,
+    /// The major incident this one is a child of.
+    pub parent_id: Option<i64>,
     /// Display names, joined in on reads.
     pub requester_name: String,
     pub organization_name: Option<String>,
     pub team_name: Option<String>,
     pub assignee_name: Option<String>,
+    pub service_name: Option<String>,
 }
 
 const TICKET_COLUMNS: &str = "SELECT t.id, t.number, t.kind, t.title, t.description, t.requester_id, \
     t.organization_id, t.team_id, t.assignee_id, t.category, t.impact, t.urgency, t.priority, \
     t.priority_reason, t.status, t.pending_reason, t.resolution_code, t.resolution_notes, t.version, \
-    t.created_at, t.updated_at, t.resolved_at, t.closed_at, r.name, o.name, tm.name, a.name";
+    t.created_at, t.updated_at, t.resolved_at, t.closed_at, r.name, o.name, tm.name, a.name, \
+    t.service_id, t.request_type_id, t.form_answers, t.approval_status, t.sla_due_at, t.parent_id, s.code";
 
 const TICKET_JOINS: &str = " JOIN users r ON r.id = t.requester_id \
     LEFT JOIN organizations o ON o.id = t.organization_id \
     LEFT JOIN teams tm ON tm.id = t.team_id \
-    LEFT JOIN users a ON a.id = t.assignee_id";
+    LEFT JOIN users a ON a.id = t.assignee_id \
+    LEFT JOIN services s ON s.id = t.service_id";
 
 /// `SELECT … FROM tickets t JOIN …`: the columns of [`Ticket`] with the joined names. With
 /// `fts_first` (SQLite search, newest first) the scan starts from the FTS5 index in descending
@@ -88,6 +101,13 @@ fn ticket(row: &AnyRow) -> sqlx::Result<Ticket> {
         organization_name: row.try_get(24)?,
         team_name: row.try_get(25)?,
         assignee_name: row.try_get(26)?,
+        service_id: row.try_get(27)?,
+        request_type_id: row.try_get(28)?,
+        form_answers: row.try_get(29)?,
+        approval_status: row.try_get(30)?,
+        sla_due_at: row.try_get(31)?,
+        parent_id: row.try_get(32)?,
+        service_name: row.try_get(33)?,
     })
 }
 
@@ -149,6 +169,8 @@ pub enum Sort {
     Priority,
     /// Most recently updated first.
     Updated,
+    /// Tickets with a running SLA clock, the soonest due first.
+    Due,
 }
 
 /// Where the previous page ended, in the sort's own key.
@@ -166,6 +188,10 @@ pub enum Cursor {
         updated_at: i64,
         id: i64,
     },
+    Due {
+        due_at: i64,
+        id: i64,
+    },
 }
 
 #[derive(Debug, Clone, Default)]
@@ -180,6 +206,9 @@ pub struct TicketFilter {
     pub requester_id: Option<i64>,
     pub organization_id: Option<i64>,
     pub priority: Option<i64>,
+    /// Only tickets whose earliest SLA due time is at or before this instant (breached ones
+    /// included): "breaches within N hours".
+    pub due_before: Option<i64>,
     /// Segmented search words; every one must match.
     pub words: Vec<String>,
     /// Also search internal notes (staff only).
@@ -245,6 +274,12 @@ fn push_filters(
     if let Some(p) = f.priority {
         sql.push(" AND t.priority = ").bind(p);
     }
+    if let Some(d) = f.due_before {
+        sql.push(" AND t.sla_due_at <= ").bind(d);
+    }
+    if f.sort == Sort::Due {
+        sql.push(" AND t.sla_due_at IS NOT NULL");
+    }
     if fts_first {
         sql.push(" AND ticket_search MATCH ")
             .bind(crate::search::sqlite_match(&f.words, f.search_internal));
@@ -293,12 +328,20 @@ pub async fn list(
                 .bind(*id)
                 .push(")");
         }
+        Some(Cursor::Due { due_at, id }) => {
+            sql.push(" AND (t.sla_due_at, t.id) > (")
+                .bind(*due_at)
+                .push(", ")
+                .bind(*id)
+                .push(")");
+        }
     }
     sql.push(match f.sort {
         Sort::Newest if fts_first => " ORDER BY ticket_search.rowid DESC",
         Sort::Newest => " ORDER BY t.id DESC",
         Sort::Priority => " ORDER BY t.priority, t.created_at, t.id",
         Sort::Updated => " ORDER BY t.updated_at DESC, t.id DESC",
+        Sort::Due => " ORDER BY t.sla_due_at, t.id",
     });
     sql.push(" LIMIT ").bind(f.limit);
     let rows = sql.query().fetch_all(conn).await?;
@@ -341,8 +384,9 @@ pub async fn insert(conn: &mut AnyConnection, t: &Ticket) -> Result<i64> {
     let row = sqlx::query(
         "INSERT INTO tickets (number, kind, title, description, requester_id, organization_id, team_id, \
          assignee_id, category, impact, urgency, priority, priority_reason, status, pending_reason, \
-         resolution_code, resolution_notes, version, created_at, updated_at, resolved_at, closed_at) \
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22) RETURNING id",
+         resolution_code, resolution_notes, version, created_at, updated_at, resolved_at, closed_at, \
+         service_id, request_type_id, form_answers, approval_status, parent_id) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27) RETURNING id",
     )
     .bind(&t.number)
     .bind(&t.kind)
@@ -366,6 +410,11 @@ pub async fn insert(conn: &mut AnyConnection, t: &Ticket) -> Result<i64> {
     .bind(t.updated_at)
     .bind(t.resolved_at)
     .bind(t.closed_at)
+    .bind(t.service_id)
+    .bind(t.request_type_id)
+    .bind(&t.form_answers)
+    .bind(&t.approval_status)
+    .bind(t.parent_id)
     .fetch_one(conn)
     .await?;
     Ok(row.try_get(0)?)
@@ -378,7 +427,8 @@ pub async fn update(conn: &mut AnyConnection, t: &Ticket, expected_version: i64)
         "UPDATE tickets SET title = $2, description = $3, team_id = $4, assignee_id = $5, category = $6, \
          impact = $7, urgency = $8, priority = $9, priority_reason = $10, status = $11, pending_reason = $12, \
          resolution_code = $13, resolution_notes = $14, version = $15, updated_at = $16, resolved_at = $17, \
-         closed_at = $18, organization_id = $19 WHERE id = $1 AND version = $20",
+         closed_at = $18, organization_id = $19, service_id = $21, approval_status = $22, parent_id = $23 \
+         WHERE id = $1 AND version = $20",
     )
     .bind(t.id)
     .bind(&t.title)
@@ -400,9 +450,22 @@ pub async fn update(conn: &mut AnyConnection, t: &Ticket, expected_version: i64)
     .bind(t.closed_at)
     .bind(t.organization_id)
     .bind(expected_version)
+    .bind(t.service_id)
+    .bind(&t.approval_status)
+    .bind(t.parent_id)
     .execute(conn)
     .await?;
     Ok(r.rows_affected() == 1)
+}
+
+/// The earliest due time of the ticket's running SLA clocks, kept on the ticket for queues.
+pub async fn set_sla_due(conn: &mut AnyConnection, id: i64, due_at: Option<i64>) -> Result<()> {
+    sqlx::query("UPDATE tickets SET sla_due_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(due_at)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Bumps version and updated time after a comment or attachment.

@@ -2,8 +2,12 @@
 //! document is generated from these handlers and served at /api/v1/openapi.json.
 
 pub mod accounts;
+pub mod catalogue;
 pub mod extract;
+pub mod major;
 pub mod problem;
+pub mod reports;
+pub mod service_levels;
 pub mod tickets;
 
 use crate::http::AppState;
@@ -31,7 +35,7 @@ pub fn query_params<T: serde::de::DeserializeOwned>(raw: Option<&str>) -> Result
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Steward API", version = "1", description = "IT service management: the service desk core."),
+    info(title = "Steward API", version = "1", description = "IT service management: the service desk, service levels and the catalogue."),
     paths(
         tickets::create, tickets::list, tickets::get, tickets::update, tickets::comments, tickets::add_comment,
         tickets::history, tickets::attachments_of, tickets::upload, tickets::download,
@@ -39,6 +43,11 @@ pub fn query_params<T: serde::de::DeserializeOwned>(raw: Option<&str>) -> Result
         accounts::list_teams, accounts::create_team, accounts::get_team, accounts::update_team,
         accounts::list_orgs, accounts::create_org, accounts::get_org, accounts::update_org,
         accounts::create_token, accounts::list_tokens, accounts::revoke_token,
+        catalogue::list_services, catalogue::create_service, catalogue::get_service, catalogue::update_service,
+        catalogue::list_request_types, catalogue::create_request_type, catalogue::get_request_type,
+        catalogue::update_request_type, catalogue::submit_request, catalogue::my_approvals,
+        catalogue::get_approval, catalogue::decide, catalogue::ticket_approvals,
+        reports::sla, reports::sla_csv, reports::breaches_csv, reports::sla_xlsx,
     ),
     components(schemas(Problem)),
     modifiers(&BearerAuth),
@@ -124,6 +133,82 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/api/v1/organizations/{id}",
             get(accounts::get_org).patch(accounts::update_org),
         )
+        .merge(catalogue_routes())
+        .route(
+            "/api/v1/calendars",
+            get(service_levels::list_calendars).post(service_levels::create_calendar),
+        )
+        .route(
+            "/api/v1/calendars/{id}",
+            get(service_levels::get_calendar).put(service_levels::update_calendar),
+        )
+        .route("/api/v1/calendars/{id}/days", get(service_levels::days))
+        .route("/api/v1/calendars/{id}/due", get(service_levels::due))
+        .route(
+            "/api/v1/calendars/{id}/calendar.ics",
+            get(service_levels::export_ics).post(service_levels::import_ics),
+        )
+        .route(
+            "/api/v1/slas",
+            get(service_levels::list_slas).post(service_levels::create_sla),
+        )
+        .route(
+            "/api/v1/slas/{id}",
+            get(service_levels::get_sla).put(service_levels::update_sla),
+        )
+        .route("/api/v1/tickets/{id}/clocks", get(service_levels::clocks))
+        .route(
+            "/api/v1/tickets/{id}/clocks/{clock_id}/breach-reason",
+            axum::routing::put(service_levels::set_breach_reason),
+        )
+        .route(
+            "/api/v1/tickets/{id}/escalations",
+            get(service_levels::escalations),
+        )
+        .route(
+            "/api/v1/notifications",
+            get(service_levels::list_notifications),
+        )
+        .route(
+            "/api/v1/notifications/read-all",
+            axum::routing::post(service_levels::mark_all_read),
+        )
+        .route(
+            "/api/v1/notifications/{id}/read",
+            axum::routing::post(service_levels::mark_read),
+        )
+        .route("/api/v1/jobs", get(service_levels::list_jobs))
+        .route(
+            "/api/v1/tickets/{id}/major",
+            get(major::get).post(major::declare),
+        )
+        .route(
+            "/api/v1/tickets/{id}/major/acknowledge",
+            axum::routing::post(major::acknowledge),
+        )
+        .route(
+            "/api/v1/tickets/{id}/major/roster",
+            axum::routing::post(major::page),
+        )
+        .route(
+            "/api/v1/tickets/{id}/major/children",
+            axum::routing::post(major::attach_child),
+        )
+        .route(
+            "/api/v1/tickets/{id}/major/review",
+            axum::routing::put(major::review),
+        )
+        .route(
+            "/api/v1/tickets/{id}/status-updates",
+            get(major::status_updates).post(major::post_update),
+        )
+        .route("/api/v1/reports/sla", get(reports::sla))
+        .route("/api/v1/reports/sla.csv", get(reports::sla_csv))
+        .route("/api/v1/reports/sla.xlsx", get(reports::sla_xlsx))
+        .route(
+            "/api/v1/reports/sla/breaches.csv",
+            get(reports::breaches_csv),
+        )
         .route("/api/v1/{*rest}", axum::routing::any(not_found))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .route_layer(axum::middleware::from_fn(path_errors))
@@ -161,4 +246,37 @@ async fn path_errors(
         );
     }
     res
+}
+
+/// The service catalogue and approvals (api::catalogue).
+fn catalogue_routes() -> Router<AppState> {
+    use axum::routing::post;
+    Router::new()
+        .route(
+            "/api/v1/services",
+            get(catalogue::list_services).post(catalogue::create_service),
+        )
+        .route(
+            "/api/v1/services/{id}",
+            get(catalogue::get_service).patch(catalogue::update_service),
+        )
+        .route(
+            "/api/v1/services/{id}/request-types",
+            get(catalogue::list_request_types).post(catalogue::create_request_type),
+        )
+        .route(
+            "/api/v1/request-types/{id}",
+            get(catalogue::get_request_type).patch(catalogue::update_request_type),
+        )
+        .route(
+            "/api/v1/request-types/{id}/requests",
+            post(catalogue::submit_request),
+        )
+        .route("/api/v1/approvals", get(catalogue::my_approvals))
+        .route("/api/v1/approvals/{id}", get(catalogue::get_approval))
+        .route("/api/v1/approvals/{id}/decision", post(catalogue::decide))
+        .route(
+            "/api/v1/tickets/{id}/approvals",
+            get(catalogue::ticket_approvals),
+        )
 }

@@ -91,6 +91,14 @@ impl From<AppError> for Problem {
                 "conflict",
                 "the change conflicts with an existing record",
             ),
+            AppError::Internal(ref s) => {
+                tracing::error!(error = %s, "internal error");
+                Problem::new(
+                    status,
+                    "internal",
+                    "an internal error occurred; it has been logged",
+                )
+            }
             AppError::Store(ref s) => {
                 tracing::error!(error = %s, "internal error");
                 Problem::new(

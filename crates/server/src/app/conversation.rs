@@ -3,6 +3,7 @@
 
 use super::error::text_field;
 use super::idempotency::{self, IdempotencyKey};
+use super::sla::{self, ClockEvent};
 use super::tickets::{parse_status, COMMENT_MAX, STAFF_ONLY_FIELDS};
 use super::views::{AttachmentView, CommentView, HistoryEntry};
 use super::{now, Actor, App, AppError, AppResult, AuditTrail};
@@ -33,7 +34,9 @@ pub async fn add_comment(
     let body = text_field("body", multi_line(&input.body, COMMENT_MAX, true))?;
     let doc = search::segment_document(&body);
     let actor = actor.clone();
-    app.store
+    let store = app.store.clone();
+    let app = app.clone();
+    store
         .write(move |ctx| {
             Box::pin(async move {
                 let t = actor.visible_ticket(&mut ctx.conn, ticket_id).await?;
@@ -88,7 +91,9 @@ pub async fn add_comment(
                     && t.pending_reason.as_deref() == Some("requester")
                     && actor.user_id == t.requester_id
                 {
-                    resume_from_pending(ctx, &t, now).await?;
+                    let resumed = resume_from_pending(ctx, &t, now).await?;
+                    sla::sync_clocks(&app, ctx, Some(&t), &resumed, ClockEvent::Changed, now)
+                        .await?;
                     trail
                         .changes(
                             ctx,
@@ -103,6 +108,10 @@ pub async fn add_comment(
                         )
                         .await?;
                 }
+                if !input.internal && actor.can(Capability::EditTickets) {
+                    sla::sync_clocks(&app, ctx, Some(&t), &t, ClockEvent::StaffReplied, now)
+                        .await?;
+                }
                 let c = tickets::get_comment(&mut ctx.conn, id)
                     .await?
                     .ok_or(AppError::NotFound)?;
@@ -114,7 +123,7 @@ pub async fn add_comment(
         .await
 }
 
-async fn resume_from_pending(ctx: &mut WriteCtx, t: &Ticket, now: i64) -> AppResult<()> {
+async fn resume_from_pending(ctx: &mut WriteCtx, t: &Ticket, now: i64) -> AppResult<Ticket> {
     let current = tickets::get(&mut ctx.conn, &Scope::All, t.id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -126,7 +135,7 @@ async fn resume_from_pending(ctx: &mut WriteCtx, t: &Ticket, now: i64) -> AppRes
     if !tickets::update(&mut ctx.conn, &next, current.version).await? {
         return Err(AppError::Stale);
     }
-    Ok(())
+    Ok(next)
 }
 
 pub async fn list_comments(

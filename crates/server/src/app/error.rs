@@ -34,6 +34,9 @@ pub enum AppError {
     TooManyRequests { retry_after_secs: u64 },
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Stored data this binary cannot read (a corrupt definition); logged, shown as 500.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl AppError {
@@ -61,7 +64,7 @@ impl AppError {
             AppError::TooLarge { .. } => "too_large",
             AppError::TooManyRequests { .. } => "too_many_requests",
             AppError::Store(e) if e.constraint().is_some() => "conflict",
-            AppError::Store(_) => "internal",
+            AppError::Store(_) | AppError::Internal(_) => "internal",
         }
     }
 
@@ -77,7 +80,7 @@ impl AppError {
             AppError::TooLarge { .. } => 413,
             AppError::TooManyRequests { .. } => 429,
             AppError::Store(e) if e.constraint().is_some() => 409,
-            AppError::Store(_) => 500,
+            AppError::Store(_) | AppError::Internal(_) => 500,
         }
     }
 }

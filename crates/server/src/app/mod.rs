@@ -5,11 +5,20 @@
 
 pub mod accounts;
 pub mod actor;
+pub mod agreements;
+pub mod approvals;
 pub mod attachments;
 pub mod auth;
+pub mod calendars;
+pub mod catalogue;
 pub mod conversation;
 pub mod error;
 pub mod idempotency;
+pub mod jobs;
+pub mod major;
+pub mod notifications;
+pub mod reports;
+pub mod sla;
 pub mod tickets;
 pub mod views;
 
@@ -45,6 +54,7 @@ pub struct App {
     pub matrix: Arc<PriorityMatrix>,
     pub throttle: Arc<auth::LoginThrottle>,
     pub limits: Limits,
+    pub calendars: Arc<calendars::CalendarCache>,
 }
 
 impl App {
@@ -55,6 +65,7 @@ impl App {
             matrix: Arc::new(PriorityMatrix::default()),
             throttle: Arc::new(auth::LoginThrottle::default()),
             limits,
+            calendars: Arc::new(calendars::CalendarCache::default()),
         }
     }
 

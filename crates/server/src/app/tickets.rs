@@ -4,6 +4,7 @@
 use super::accounts::double_option;
 use super::error::text_field;
 use super::idempotency::{self, IdempotencyKey};
+use super::sla::{self, ClockEvent};
 use super::views::{Page, TicketView};
 use super::{now, Actor, App, AppError, AppResult, AuditTrail};
 use serde::Deserialize;
@@ -131,6 +132,18 @@ pub async fn create_ticket(
     input: NewTicketInput,
     key: Option<IdempotencyKey>,
 ) -> AppResult<TicketView> {
+    create_ticket_with(app, actor, input, None, key).await
+}
+
+/// Creates a ticket; with `catalogue`, a request made from a catalogue item (its service,
+/// team, form answers and approvals; see app::catalogue::submit_request).
+pub async fn create_ticket_with(
+    app: &App,
+    actor: &Actor,
+    input: NewTicketInput,
+    catalogue: Option<super::approvals::CatalogueRequest>,
+    key: Option<IdempotencyKey>,
+) -> AppResult<TicketView> {
     actor.require(Capability::SubmitTicket)?;
     let kind = parse_kind(&input.kind)?;
     let title = text_field("title", single_line(&input.title, TITLE_MAX))?;
@@ -182,8 +195,11 @@ pub async fn create_ticket(
     let doc = search::segment_document(&format!("{title} {description}"));
     let actor = actor.clone();
     let requester_id = input.requester_id.unwrap_or(actor.user_id);
-    let (team_id, assignee_id, mut watchers) =
-        (input.team_id, input.assignee_id, input.watcher_ids);
+    let (team_id, assignee_id, mut watchers) = (
+        input.team_id.or(catalogue.as_ref().and_then(|c| c.team_id)),
+        input.assignee_id,
+        input.watcher_ids,
+    );
     watchers.sort_unstable();
     watchers.dedup();
     // References are checked on a read connection, not in the single writer: users and teams
@@ -210,7 +226,9 @@ pub async fn create_ticket(
         check_watchers(&mut conn, &watchers).await?;
         (requester, organization_name, team_name, assignee_name)
     };
-    app.store
+    let store = app.store.clone();
+    let app = app.clone();
+    store
         .write(move |ctx| {
             Box::pin(async move {
                 if let Some(v) = idempotency::replay(ctx, actor.user_id, &key).await? {
@@ -248,12 +266,23 @@ pub async fn create_ticket(
                     updated_at: now,
                     resolved_at: None,
                     closed_at: None,
+                    service_id: catalogue.as_ref().map(|c| c.service_id),
+                    request_type_id: catalogue.as_ref().map(|c| c.request_type_id),
+                    form_answers: catalogue.as_ref().map(|c| c.form_answers.clone()),
+                    approval_status: catalogue.as_ref().and_then(|c| c.approval_status()),
+                    sla_due_at: None,
+                    parent_id: None,
+                    service_name: catalogue.as_ref().map(|c| c.service_code.clone()),
                     requester_name: requester.name,
                     organization_name,
                     team_name,
                     assignee_name,
                 };
                 t.id = tickets::insert(&mut ctx.conn, &t).await?;
+                if let Some(c) = &catalogue {
+                    super::approvals::open(ctx, &actor, t.id, c, now).await?;
+                }
+                sla::sync_clocks(&app, ctx, None, &t, ClockEvent::Created, now).await?;
                 if !watchers.is_empty() {
                     tickets::set_watchers(&mut ctx.conn, t.id, &watchers).await?;
                 }
@@ -435,7 +464,9 @@ pub async fn update_ticket(
         ))
     });
     let actor = actor.clone();
-    app.store
+    let store = app.store.clone();
+    let app = app.clone();
+    store
         .write(move |ctx| {
             Box::pin(async move {
                 let scope = actor.ticket_scope();
@@ -530,6 +561,7 @@ pub async fn update_ticket(
                     None => None,
                 };
                 if let Some(to) = target.filter(|s| *s != current) {
+                    super::approvals::check_fulfilment(&old, to)?;
                     current
                         .check_transition(to)
                         .map_err(|e| AppError::Conflict {
@@ -658,6 +690,8 @@ pub async fn update_ticket(
                 if !tickets::update(&mut ctx.conn, &t, old.version).await? {
                     return Err(AppError::Stale);
                 }
+                sla::sync_clocks(&app, ctx, Some(&old), &t, ClockEvent::Changed, now).await?;
+                super::major::on_ticket_changed(&app, ctx, &actor, &old, &t, now).await?;
                 if watchers != old_watchers {
                     tickets::set_watchers(&mut ctx.conn, id, &watchers).await?;
                 }
@@ -695,8 +729,12 @@ pub struct TicketQuery {
     pub priority: Option<String>,
     /// Full-text search over titles, descriptions and replies (Chinese and English).
     pub q: Option<String>,
-    /// newest (default), priority (queue order: priority, then oldest), updated
+    /// newest (default), priority (queue order: priority, then oldest), updated, or due
+    /// (tickets with a running SLA clock, soonest due first)
     pub sort: Option<String>,
+    /// Only tickets whose SLA due time falls within this many hours from now, breached
+    /// ones included.
+    pub due_within_hours: Option<i64>,
     /// 1..200, default 50
     pub limit: Option<i64>,
     pub cursor: Option<String>,
@@ -707,6 +745,7 @@ fn encode_cursor(sort: Sort, t: &Ticket) -> String {
         Sort::Newest => format!("n.{}", t.id),
         Sort::Priority => format!("p.{}.{}.{}", t.priority, t.created_at, t.id),
         Sort::Updated => format!("u.{}.{}", t.updated_at, t.id),
+        Sort::Due => format!("d.{}.{}", t.sla_due_at.unwrap_or_default(), t.id),
     }
 }
 
@@ -728,6 +767,10 @@ fn decode_cursor(sort: Sort, s: &str) -> AppResult<Cursor> {
         }),
         (Sort::Updated, Some("u")) if parts.len() == 3 => Ok(Cursor::Updated {
             updated_at: n(1)?,
+            id: n(2)?,
+        }),
+        (Sort::Due, Some("d")) if parts.len() == 3 => Ok(Cursor::Due {
+            due_at: n(1)?,
             id: n(2)?,
         }),
         _ => Err(bad()),
@@ -776,13 +819,23 @@ pub fn ticket_filter(actor: &Actor, q: &TicketQuery) -> AppResult<TicketFilter> 
         None | Some("") | Some("newest") => Sort::Newest,
         Some("priority") => Sort::Priority,
         Some("updated") => Sort::Updated,
+        Some("due") => Sort::Due,
         Some(_) => {
             return Err(AppError::invalid(
                 "sort",
-                "must be newest, priority or updated",
+                "must be newest, priority, updated or due",
             ))
         }
     };
+    if let Some(h) = q.due_within_hours {
+        if !(0..=24 * 366).contains(&h) {
+            return Err(AppError::invalid(
+                "due_within_hours",
+                "must be between 0 and 8784",
+            ));
+        }
+        f.due_before = Some(now() + h * 3_600_000_000);
+    }
     f.cursor = q
         .cursor
         .as_deref()

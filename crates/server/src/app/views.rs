@@ -134,6 +134,20 @@ pub struct TicketView {
     pub updated_at: String,
     pub resolved_at: Option<String>,
     pub closed_at: Option<String>,
+    pub service_id: Option<i64>,
+    /// The service's code.
+    pub service_name: Option<String>,
+    /// The catalogue item this request was made from.
+    pub request_type_id: Option<i64>,
+    /// The answers to the request type's form, by field key.
+    #[schema(value_type = Option<Object>)]
+    pub form_answers: Option<serde_json::Value>,
+    /// pending, approved or rejected; absent when no approval is needed.
+    pub approval_status: Option<String>,
+    /// The earliest due time of the ticket's running SLA clocks.
+    pub sla_due_at: Option<String>,
+    /// The major incident this incident is attached to.
+    pub parent_id: Option<i64>,
 }
 
 impl TicketView {
@@ -175,6 +189,16 @@ impl TicketView {
             updated_at: instant(t.updated_at),
             resolved_at: t.resolved_at.map(instant),
             closed_at: t.closed_at.map(instant),
+            service_id: t.service_id,
+            service_name: t.service_name.clone(),
+            request_type_id: t.request_type_id,
+            form_answers: t
+                .form_answers
+                .as_deref()
+                .and_then(|a| serde_json::from_str(a).ok()),
+            approval_status: t.approval_status.clone(),
+            sla_due_at: t.sla_due_at.map(instant),
+            parent_id: t.parent_id,
         }
     }
 

@@ -27,6 +27,10 @@ pub struct DeskParams {
     /// "" (the queue's default), "any", "open" or one status
     pub status: Option<String>,
     pub kind: Option<String>,
+    /// "" (the queue's order: priority) or "due" (SLA due time)
+    pub sort: Option<String>,
+    /// "" or hours: tickets whose SLA falls due within them ("0": already breached)
+    pub due: Option<String>,
     pub cursor: Option<String>,
 }
 
@@ -51,6 +55,9 @@ pub struct Choice {
     pub selected: bool,
 }
 
+/// The "breaches within" filter's choices, in hours ("0": already breached).
+const DUE_WITHIN: &[&str] = &["", "0", "1", "4", "8", "24"];
+
 #[derive(Template)]
 #[template(path = "desk.html")]
 struct DeskPage {
@@ -64,8 +71,18 @@ struct DeskPage {
     tickets: Vec<TicketView>,
     statuses: Vec<Choice>,
     kinds: Vec<Choice>,
+    sorts: Vec<Choice>,
+    dues: Vec<Choice>,
     next_href: Option<String>,
     first_href: Option<String>,
+    now: i64,
+}
+
+impl DeskPage {
+    /// The SLA due time has passed.
+    fn overdue(&self, due: &str) -> bool {
+        crate::app::views::parse_instant(due).is_some_and(|d| d <= self.now)
+    }
 }
 
 async fn desk(State(s): State<AppState>, u: WebUser, Query(p): Query<DeskParams>) -> Response {
@@ -186,6 +203,18 @@ async fn desk_page(s: &AppState, u: &WebUser, p: DeskParams) -> Result<Response,
     if !kind_param.is_empty() {
         query.kind = Some(kind_param.clone());
     }
+    let sort_param = p.sort.clone().filter(|s| s == "due").unwrap_or_default();
+    let due_param = p
+        .due
+        .clone()
+        .filter(|d| DUE_WITHIN.contains(&d.as_str()))
+        .unwrap_or_default();
+    if sort_param == "due" {
+        query.sort = Some("due".into());
+    }
+    if let Ok(h) = due_param.parse::<i64>() {
+        query.due_within_hours = Some(h);
+    }
     query.cursor = p.cursor.clone().filter(|c| !c.is_empty());
     query.limit = Some(50);
     let page = tickets::list_tickets(app, actor, &query).await?;
@@ -202,6 +231,12 @@ async fn desk_page(s: &AppState, u: &WebUser, p: DeskParams) -> Result<Response,
         }
         if !kind_param.is_empty() {
             ser.append_pair("kind", &kind_param);
+        }
+        if !sort_param.is_empty() {
+            ser.append_pair("sort", &sort_param);
+        }
+        if !due_param.is_empty() {
+            ser.append_pair("due", &due_param);
         }
         if let Some(cur) = cursor {
             ser.append_pair("cursor", cur);
@@ -257,9 +292,33 @@ async fn desk_page(s: &AppState, u: &WebUser, p: DeskParams) -> Result<Response,
         });
     }
 
+    let sorts = [("", "sort-queue"), ("due", "sort-due")]
+        .iter()
+        .map(|(v, k)| Choice {
+            value: v.to_string(),
+            label: c.t(k),
+            selected: sort_param == *v,
+        })
+        .collect();
+    let dues = DUE_WITHIN
+        .iter()
+        .map(|v| Choice {
+            value: v.to_string(),
+            label: match *v {
+                "" => c.t("due-any"),
+                "0" => c.t("due-breached"),
+                h => c.t1("due-within", "hours", h),
+            },
+            selected: due_param == *v,
+        })
+        .collect();
+
     Ok(render(
         StatusCode::OK,
         &DeskPage {
+            sorts,
+            dues,
+            now: crate::app::now(),
             c,
             queues,
             queue: queue_key,

@@ -3,10 +3,14 @@
 //! Assets are embedded; no CDN.
 
 pub mod admin;
+pub mod catalogue;
 pub mod desk;
 pub mod form;
+pub mod incident;
 pub mod portal;
 pub mod profile;
+pub mod reports;
+pub mod service_levels;
 pub mod session;
 pub mod ticket;
 
@@ -35,6 +39,8 @@ pub struct Chrome {
     pub tz: jiff::tz::TimeZone,
     /// The text in the top bar's search box.
     pub search: String,
+    /// Unread notifications.
+    pub unread: i64,
 }
 
 impl Chrome {
@@ -47,6 +53,7 @@ impl Chrome {
             nav,
             tz: u.tz.clone(),
             search: String::new(),
+            unread: u.unread,
         }
     }
 
@@ -54,8 +61,22 @@ impl Chrome {
         self.role.is_staff()
     }
 
+    pub fn can_manage_service_levels(&self) -> bool {
+        self.role.can(Capability::ManageServiceLevels)
+    }
+
     pub fn is_admin(&self) -> bool {
         self.role.can(Capability::ManageAccounts)
+    }
+
+    /// Service managers and admins maintain the catalogue.
+    pub fn can_manage_catalogue(&self) -> bool {
+        self.role.can(Capability::ManageServiceLevels)
+    }
+
+    /// Team leads, service managers, auditors and admins read the SLA reports.
+    pub fn can_view_reports(&self) -> bool {
+        self.role.can(Capability::ViewReports)
     }
 
     /// Everyone who may submit tickets has a portal.
@@ -226,7 +247,7 @@ pub fn describe(i: Lang, e: &AppError) -> String {
         AppError::BadRequest(_) => i.t("error-bad-request"),
         AppError::Unauthenticated => i.t("error-unauthenticated"),
         AppError::Store(_) if e.code() == "conflict" => i.t("error-conflict"),
-        AppError::Store(_) => i.t("error-internal"),
+        AppError::Store(_) | AppError::Internal(_) => i.t("error-internal"),
     }
 }
 
@@ -480,9 +501,13 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(desk::router())
         .merge(ticket::router())
+        .merge(incident::router())
+        .merge(service_levels::router())
         .merge(portal::router())
         .merge(admin::router())
+        .merge(catalogue::router())
         .merge(profile::router())
+        .merge(reports::router())
         .route("/", get(home))
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
@@ -500,7 +525,7 @@ mod tests {
     #[test]
     fn every_key_the_pages_use_is_translated() {
         let dir = env!("CARGO_MANIFEST_DIR");
-        let ftl = std::fs::read_to_string(format!("{dir}/locales/en/main.ftl")).unwrap();
+        let ftl = crate::i18n::tests::all_ftl(&format!("{dir}/locales/en"));
         let known: std::collections::HashSet<&str> = ftl
             .lines()
             .filter(|l| !l.starts_with(' ') && !l.starts_with('#') && l.contains(" = "))

@@ -70,6 +70,8 @@ pub struct WebUser {
     pub lang: Lang,
     pub tz: jiff::tz::TimeZone,
     pub session: String,
+    /// Unread in-app notifications, for the bell in the top bar.
+    pub unread: i64,
 }
 
 impl WebUser {
@@ -135,12 +137,17 @@ impl FromRequestParts<AppState> for WebUser {
             .and_then(|z| jiff::tz::TimeZone::get(z).ok())
             .or_else(|| jiff::tz::TimeZone::get(DEFAULT_TIME_ZONE).ok())
             .unwrap_or(jiff::tz::TimeZone::UTC);
+        // A failed count only hides the number; the page itself still works.
+        let unread = crate::app::notifications::unread_count(&state.app, &actor)
+            .await
+            .unwrap_or(0);
         Ok(WebUser {
             actor,
             csrf,
             lang,
             tz,
             session: token,
+            unread,
         })
     }
 }

@@ -102,6 +102,8 @@ struct TicketPage {
     flash: Flash,
     nonce: String,
     me: i64,
+    /// SLA clocks and the major incident.
+    panels: super::incident::Panels,
 }
 
 impl TicketPage {
@@ -143,7 +145,8 @@ async fn show(
 ) -> Response {
     let notice = match p.done.as_deref() {
         Some(
-            d @ ("created" | "reply" | "note" | "attached" | "status" | "routing" | "priority"),
+            d @ ("created" | "reply" | "note" | "attached" | "status" | "routing" | "priority"
+            | "major" | "major-log" | "major-children" | "major-review" | "sla"),
         ) => Some(u.lang.t(&format!("done-{d}"))),
         _ => None,
     };
@@ -175,6 +178,29 @@ fn choice(value: &str, label: String, selected: bool) -> Choice {
 
 /// Renders the ticket page for this user.
 pub async fn page(s: &AppState, u: &WebUser, id: i64, flash: Flash) -> Result<Response, AppError> {
+    page_inner(s, u, id, flash, None).await
+}
+
+/// The ticket page with an error next to one of the service-level panels' forms.
+pub async fn page_with_panel_error(
+    s: &AppState,
+    u: &WebUser,
+    id: i64,
+    mut flash: Flash,
+    form: &'static str,
+    error: String,
+) -> Result<Response, AppError> {
+    flash.status = Some(StatusCode::UNPROCESSABLE_ENTITY);
+    page_inner(s, u, id, flash, Some((form, error))).await
+}
+
+async fn page_inner(
+    s: &AppState,
+    u: &WebUser,
+    id: i64,
+    flash: Flash,
+    panel_error: Option<(&'static str, String)>,
+) -> Result<Response, AppError> {
     let app = &s.app;
     let actor = &u.actor;
     let t = tickets::get_ticket(app, actor, id).await?;
@@ -338,8 +364,14 @@ pub async fn page(s: &AppState, u: &WebUser, id: i64, flash: Flash) -> Result<Re
         && t.assignee_id != Some(actor.user_id)
         && t.team_id.is_none_or(|tm| actor.team_ids.contains(&tm));
 
+    let mut panels = super::incident::panels(app, u, &c, &t).await?;
+    if let Some((form, error)) = panel_error {
+        panels.error_form = form;
+        panels.error = Some(error);
+    }
     let http_status = flash.status.unwrap_or(StatusCode::OK);
     let page = TicketPage {
+        panels,
         c,
         staff,
         sees_internal,

@@ -4,8 +4,11 @@ mod common;
 
 mod accounts;
 mod audit;
+mod catalogue;
 mod input;
 mod operations;
 mod permissions;
+mod reports;
 mod search;
+mod service_levels;
 mod tickets;

@@ -1,0 +1,855 @@
+//! SLA clocks on tickets: which agreements apply, starting, pausing, stopping and re-baselining
+//! the clocks as a ticket moves, and the escalation sweep that warns and breaches.
+//!
+//! Rules (docs/adr/005-sla-clocks.md):
+//! - A ticket gets clocks from at most one SLA (the most specific active agreement for its
+//!   customer organisation and service) and one OLA (its team's), each with a response and a
+//!   resolution clock measured on the agreement's calendar.
+//! - Pending (on the requester or a third party) pauses every clock, and so does a request
+//!   waiting for its approval; leaving pending, or the approval, resumes them.
+//! - The first public reply by staff meets the response clock; resolving meets both; a reopen
+//!   resumes the resolution clock; closing or cancelling stops what still runs.
+//! - A change of priority re-baselines: the business time consumed so far is kept and measured
+//!   against the new priority's target. A change of service, organisation or team that selects
+//!   a different agreement replaces its clocks, and the consumed time carries over.
+//! - Each clock warns once and breaches once per baseline, however many nodes sweep.
+
+use super::{Actor, App, AppError, AppResult, AuditTrail};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use sqlx::{AnyConnection, Row};
+use std::collections::HashMap;
+use std::sync::Arc;
+use steward_core::calendar::WorkingCalendar;
+use steward_core::sla::{Clock, ClockState};
+use steward_core::{Channel, Priority, Status};
+use steward_store::sla::{self as store, Agreement, ClockRow};
+use steward_store::tickets::{self, Scope, Ticket};
+use steward_store::WriteCtx;
+use utoipa::ToSchema;
+
+pub const RESPONSE: &str = "response";
+pub const RESOLUTION: &str = "resolution";
+
+/// What happens at a warning or a breach; stored as JSON on the agreement.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct EscalationActions {
+    pub notify_assignee: bool,
+    pub notify_team_lead: bool,
+    pub notify_service_manager: bool,
+    /// One step more urgent (P3 → P2), never above P1.
+    pub raise_priority: bool,
+    /// Hand the ticket to this team (the assignee is kept only if a member).
+    pub move_to_team_id: Option<i64>,
+}
+
+fn ts(micros: i64) -> Timestamp {
+    Timestamp::from_microsecond(micros).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+fn micros(t: Timestamp) -> i64 {
+    t.as_microsecond()
+}
+
+pub fn to_clock(row: &ClockRow) -> Clock {
+    Clock {
+        target_secs: row.target_secs,
+        started_at: ts(row.started_at),
+        state: row.state.parse().unwrap_or(ClockState::Cancelled),
+        since: ts(row.since),
+        elapsed_secs: row.elapsed_secs,
+        paused_secs: row.paused_secs,
+        breached_at: row.breached_at.map(ts),
+    }
+}
+
+/// Copies the clock into the row and works out its due time and next escalation instant.
+fn store_clock(row: &mut ClockRow, clock: &Clock, cal: &WorkingCalendar, warn_per_mille: i64) {
+    row.target_secs = clock.target_secs;
+    row.state = clock.state.as_str().to_string();
+    row.since = micros(clock.since);
+    row.elapsed_secs = clock.elapsed_secs;
+    row.paused_secs = clock.paused_secs;
+    row.breached_at = clock.breached_at.map(micros);
+    let running = clock.state == ClockState::Running;
+    row.due_at = if running {
+        clock.due_at(cal).map(micros)
+    } else {
+        // A paused clock keeps the due time it would have if it resumed now: shown, not chased.
+        row.due_at.filter(|_| clock.state == ClockState::Paused)
+    };
+    row.next_escalation_at = if !running {
+        None
+    } else {
+        match row.escalation_level {
+            0 => clock
+                .instant_at_share(cal, warn_per_mille.clamp(0, 1000) as u32)
+                .map(micros),
+            1 => row.due_at,
+            _ => None,
+        }
+    };
+}
+
+/// An agreement applies to a ticket when it is active today and its customer, team and
+/// services match; the more it names, the more specific it is.
+fn specificity(a: &Agreement, t: &Ticket, today: &str) -> Option<u8> {
+    if a.valid_from.as_str() > today || a.valid_to.as_deref().is_some_and(|to| to < today) {
+        return None;
+    }
+    let service = if a.service_ids.is_empty() {
+        0
+    } else if t.service_id.is_some_and(|s| a.service_ids.contains(&s)) {
+        1
+    } else {
+        return None;
+    };
+    match a.kind.as_str() {
+        "sla" => match a.organization_id {
+            None => Some(service),
+            Some(o) if t.organization_id == Some(o) => Some(2 + service),
+            Some(_) => None,
+        },
+        "ola" => (a.team_id.is_some() && a.team_id == t.team_id).then_some(service),
+        _ => None,
+    }
+}
+
+/// The SLA and the OLA that govern the ticket now (each may be absent).
+pub async fn select_agreements(
+    conn: &mut AnyConnection,
+    t: &Ticket,
+    now: i64,
+) -> AppResult<Vec<Agreement>> {
+    let today = ts(now)
+        .to_zoned(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap_or(jiff::tz::TimeZone::UTC))
+        .date()
+        .to_string();
+    let mut chosen = Vec::new();
+    for kind in ["sla", "ola"] {
+        let best = store::active_agreements(conn, kind)
+            .await?
+            .into_iter()
+            .filter_map(|a| specificity(&a, t, &today).map(|s| (s, a)))
+            // Most specific first; among equals the oldest agreement.
+            .max_by(|(s1, a1), (s2, a2)| s1.cmp(s2).then(a2.id.cmp(&a1.id)));
+        if let Some((_, a)) = best {
+            chosen.push(a);
+        }
+    }
+    Ok(chosen)
+}
+
+fn target_of(a: &Agreement, priority: i64, metric: &str) -> Option<i64> {
+    a.targets
+        .iter()
+        .find(|t| t.priority == priority)
+        .map(|t| match metric {
+            RESPONSE => t.response_secs,
+            _ => t.resolution_secs,
+        })
+}
+
+/// What happened to the ticket, as far as its clocks care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClockEvent {
+    Created,
+    Changed,
+    /// A public reply by staff.
+    StaffReplied,
+}
+
+struct Loaded {
+    calendars: HashMap<i64, Arc<WorkingCalendar>>,
+}
+
+impl Loaded {
+    async fn calendar(
+        &mut self,
+        app: &App,
+        conn: &mut AnyConnection,
+        id: i64,
+    ) -> AppResult<Arc<WorkingCalendar>> {
+        if let Some(c) = self.calendars.get(&id) {
+            return Ok(c.clone());
+        }
+        let c = app.calendars.get(conn, id).await?;
+        self.calendars.insert(id, c.clone());
+        Ok(c)
+    }
+}
+
+/// Brings the ticket's clocks in line with the ticket after a change (inside the change's
+/// transaction) and keeps `tickets.sla_due_at` current.
+pub async fn sync_clocks(
+    app: &App,
+    ctx: &mut WriteCtx,
+    old: Option<&Ticket>,
+    t: &Ticket,
+    event: ClockEvent,
+    now: i64,
+) -> AppResult<()> {
+    let conn = &mut ctx.conn;
+    let status: Status = t.status.parse().unwrap_or(Status::New);
+    // A request waiting for its approval is not the service desk's to fulfil yet.
+    let waiting = status == Status::Pending || t.approval_status.as_deref() == Some("pending");
+    let now_ts = ts(now);
+    let mut loaded = Loaded {
+        calendars: HashMap::new(),
+    };
+    let mut rows = store::clocks_of(conn, t.id).await?;
+    let scope_changed = old.is_none_or(|o| {
+        o.service_id != t.service_id
+            || o.organization_id != t.organization_id
+            || o.team_id != t.team_id
+    });
+    if scope_changed && status.is_open() {
+        let agreements = select_agreements(conn, t, now).await?;
+        // Clocks of agreements that no longer apply stop; their consumed time carries over.
+        let mut carried: HashMap<&str, (i64, i64, String)> = HashMap::new();
+        for row in rows.iter_mut() {
+            if agreements.iter().any(|a| a.id == row.sla_id) {
+                continue;
+            }
+            let state: ClockState = row.state.parse().unwrap_or(ClockState::Cancelled);
+            if matches!(state, ClockState::Running | ClockState::Paused) {
+                let cal = loaded.calendar(app, conn, row.calendar_id).await?;
+                let mut clock = to_clock(row);
+                let elapsed = clock.elapsed_at(&cal, now_ts);
+                let metric = if row.metric == RESPONSE {
+                    RESPONSE
+                } else {
+                    RESOLUTION
+                };
+                carried.insert(metric, (elapsed, row.paused_secs, row.state.clone()));
+                clock.cancel(&cal, now_ts);
+                store_clock(row, &clock, &cal, 1000);
+                store::update_clock(conn, row, None).await?;
+            }
+        }
+        for a in &agreements {
+            for metric in [RESPONSE, RESOLUTION] {
+                if rows.iter().any(|r| r.sla_id == a.id && r.metric == metric) {
+                    continue;
+                }
+                // A response clock is only started for a ticket nobody has answered yet.
+                if metric == RESPONSE && old.is_some() && !carried.contains_key(RESPONSE) {
+                    continue;
+                }
+                let Some(target) = target_of(a, t.priority, metric) else {
+                    continue;
+                };
+                let cal = loaded.calendar(app, conn, a.calendar_id).await?;
+                let mut clock = Clock::start(now_ts, target);
+                if let Some((elapsed, paused, _)) = carried.get(metric) {
+                    clock.elapsed_secs = *elapsed;
+                    clock.paused_secs = *paused;
+                    clock.started_at = ts(t.created_at);
+                }
+                if waiting {
+                    clock.pause(&cal, now_ts);
+                }
+                let mut row = ClockRow {
+                    id: 0,
+                    ticket_id: t.id,
+                    sla_id: a.id,
+                    metric: metric.to_string(),
+                    calendar_id: a.calendar_id,
+                    target_secs: target,
+                    started_at: micros(clock.started_at),
+                    state: String::new(),
+                    since: now,
+                    elapsed_secs: 0,
+                    paused_secs: 0,
+                    breached_at: None,
+                    due_at: None,
+                    baseline: 1,
+                    escalation_level: 0,
+                    next_escalation_at: None,
+                    breach_reason: None,
+                    sla_name: a.name.clone(),
+                };
+                if let Some(due) = clock.due_if_resumed_at(&cal, now_ts) {
+                    row.due_at = Some(micros(due));
+                }
+                store_clock(&mut row, &clock, &cal, a.warn_per_mille);
+                row.id = store::insert_clock(conn, &row).await?;
+                rows.push(row);
+            }
+        }
+    }
+    // Now the status, priority and reply rules, clock by clock.
+    let mut warn_of: HashMap<i64, i64> = HashMap::new();
+    for row in rows.iter_mut() {
+        let state: ClockState = row.state.parse().unwrap_or(ClockState::Cancelled);
+        if state == ClockState::Cancelled {
+            continue;
+        }
+        let cal = loaded.calendar(app, conn, row.calendar_id).await?;
+        let warn = match warn_of.get(&row.sla_id) {
+            Some(w) => *w,
+            None => {
+                let w = store::get_agreement(conn, row.sla_id)
+                    .await?
+                    .map(|a| a.warn_per_mille)
+                    .unwrap_or(750);
+                warn_of.insert(row.sla_id, w);
+                w
+            }
+        };
+        let before = row.clone();
+        let mut clock = to_clock(row);
+        let is_response = row.metric == RESPONSE;
+        match status {
+            Status::Resolved => {
+                if matches!(state, ClockState::Running | ClockState::Paused) {
+                    clock.stop(&cal, now_ts);
+                }
+            }
+            Status::Closed | Status::Cancelled => {
+                if matches!(state, ClockState::Running | ClockState::Paused) {
+                    clock.cancel(&cal, now_ts);
+                }
+            }
+            _ if waiting => {
+                if state == ClockState::Running {
+                    clock.pause(&cal, now_ts);
+                }
+            }
+            _ => {
+                if is_response && event == ClockEvent::StaffReplied && state != ClockState::Met {
+                    clock.stop(&cal, now_ts);
+                } else if state == ClockState::Paused {
+                    clock.resume(&cal, now_ts);
+                } else if state == ClockState::Met
+                    && !is_response
+                    && old.is_some_and(|o| o.status == Status::Resolved.as_str())
+                {
+                    // Reopened: the resolution clock runs on from where it stopped.
+                    clock.state = ClockState::Running;
+                    clock.since = now_ts;
+                }
+            }
+        }
+        if event == ClockEvent::StaffReplied && is_response && clock.state == ClockState::Paused {
+            clock.stop(&cal, now_ts);
+        }
+        if old.is_some_and(|o| o.priority != t.priority) && clock.state != ClockState::Met {
+            let agreement = store::get_agreement(conn, row.sla_id).await?;
+            if let Some(target) = agreement
+                .as_ref()
+                .and_then(|a| target_of(a, t.priority, &row.metric))
+            {
+                clock.rebaseline(&cal, now_ts, target);
+                row.baseline += 1;
+                row.escalation_level = 0;
+            }
+        }
+        if clock.state == ClockState::Paused {
+            row.due_at = clock.due_if_resumed_at(&cal, now_ts).map(micros);
+        }
+        store_clock(row, &clock, &cal, warn);
+        if *row != before {
+            store::update_clock(conn, row, None).await?;
+        }
+    }
+    let earliest = rows
+        .iter()
+        .filter(|r| r.state == ClockState::Running.as_str())
+        .filter_map(|r| r.due_at)
+        .min();
+    if earliest != t.sla_due_at {
+        tickets::set_sla_due(conn, t.id, earliest).await?;
+    }
+    Ok(())
+}
+
+/// A clock as the API and the ticket page show it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ClockView {
+    pub id: i64,
+    pub sla_id: i64,
+    pub sla_name: String,
+    /// response or resolution
+    pub metric: String,
+    /// running, paused, met or breached (or cancelled)
+    pub status: String,
+    pub target_minutes: i64,
+    pub elapsed_minutes: i64,
+    pub paused_minutes: i64,
+    /// Business minutes left; negative once breached.
+    pub remaining_minutes: i64,
+    pub started_at: String,
+    /// When the target falls due (for a paused clock: if it resumed now).
+    pub due_at: Option<String>,
+    pub breached_at: Option<String>,
+    /// When the clock stopped (met) or was cancelled.
+    pub stopped_at: Option<String>,
+    pub calendar_id: i64,
+    /// Why the target was missed, as recorded by staff (staff only).
+    pub breach_reason: Option<String>,
+}
+
+pub fn clock_view(row: &ClockRow, cal: &WorkingCalendar, now: i64) -> ClockView {
+    let clock = to_clock(row);
+    let now_ts = ts(now);
+    let elapsed = clock.elapsed_at(cal, now_ts);
+    let status = clock.status_at(cal, now_ts).as_str().to_string();
+    let stopped = matches!(clock.state, ClockState::Met | ClockState::Cancelled);
+    ClockView {
+        id: row.id,
+        sla_id: row.sla_id,
+        sla_name: row.sla_name.clone(),
+        metric: row.metric.clone(),
+        status,
+        target_minutes: row.target_secs / 60,
+        elapsed_minutes: elapsed / 60,
+        paused_minutes: row.paused_secs / 60,
+        remaining_minutes: (row.target_secs - elapsed) / 60,
+        started_at: super::views::instant(row.started_at),
+        due_at: row.due_at.map(super::views::instant),
+        breached_at: clock
+            .breached_at
+            .or_else(|| {
+                clock
+                    .is_breached_at(cal, now_ts)
+                    .then(|| clock.due_at(cal))
+                    .flatten()
+            })
+            .map(|t| super::views::instant(micros(t))),
+        stopped_at: stopped.then(|| super::views::instant(row.since)),
+        calendar_id: row.calendar_id,
+        breach_reason: row.breach_reason.clone(),
+    }
+}
+
+/// The clocks of a ticket the actor may see (404 otherwise).
+pub async fn clocks(app: &App, actor: &Actor, ticket_id: i64) -> AppResult<Vec<ClockView>> {
+    let mut conn = app.read().await?;
+    actor.visible_ticket(&mut conn, ticket_id).await?;
+    let rows = store::clocks_of(&mut conn, ticket_id).await?;
+    let now = super::now();
+    let staff = actor.can(steward_core::Capability::InternalNotes);
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let cal = app.calendars.get(&mut conn, row.calendar_id).await?;
+        let mut view = clock_view(row, &cal, now);
+        if !staff {
+            view.breach_reason = None;
+        }
+        out.push(view);
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BreachReasonInput {
+    /// Why the target was missed; empty clears it.
+    pub breach_reason: String,
+}
+
+/// Records why a breached clock missed its target (staff who may edit the ticket).
+pub async fn set_breach_reason(
+    app: &App,
+    actor: &Actor,
+    ticket_id: i64,
+    clock_id: i64,
+    input: BreachReasonInput,
+) -> AppResult<ClockView> {
+    let reason = match input.breach_reason.trim() {
+        "" => None,
+        r => Some(super::error::text_field(
+            "breach_reason",
+            steward_core::text::single_line(r, 500),
+        )?),
+    };
+    let actor = actor.clone();
+    let store_handle = app.store.clone();
+    let app = app.clone();
+    store_handle
+        .write(move |ctx| {
+            Box::pin(async move {
+                actor.visible_ticket(&mut ctx.conn, ticket_id).await?;
+                actor.require(steward_core::Capability::EditTickets)?;
+                let row = store::get_clock(&mut ctx.conn, clock_id)
+                    .await?
+                    .filter(|c| c.ticket_id == ticket_id)
+                    .ok_or(AppError::NotFound)?;
+                let cal = app.calendars.get(&mut ctx.conn, row.calendar_id).await?;
+                let now = super::now();
+                if !to_clock(&row).is_breached_at(&cal, ts(now)) {
+                    return Err(AppError::Conflict {
+                        message: "only a breached target takes a breach reason".into(),
+                        allowed: None,
+                    });
+                }
+                store::set_breach_reason(&mut ctx.conn, clock_id, reason.as_deref()).await?;
+                AuditTrail::new(&actor, "ticket", ticket_id, now)
+                    .changes(
+                        ctx,
+                        &[("breach_reason", row.breach_reason.clone(), reason.clone())],
+                    )
+                    .await?;
+                let mut row = row;
+                row.breach_reason = reason;
+                Ok(clock_view(&row, &cal, now))
+            })
+        })
+        .await
+}
+
+/// What one sweep did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct SweepReport {
+    pub examined: usize,
+    pub warnings: usize,
+    pub breaches: usize,
+}
+
+/// Clocks read per round of the sweep.
+const SWEEP_BATCH: i64 = 500;
+
+/// Warns and breaches every clock whose moment has come by `now`. Safe to run on several nodes
+/// at once: each escalation is keyed by clock, level and baseline, and the clock row is updated
+/// only if nobody escalated it first.
+pub async fn sweep(app: &App, now: i64, node: &str) -> AppResult<SweepReport> {
+    let mut report = SweepReport::default();
+    let mut seen = std::collections::HashSet::new();
+    loop {
+        let due = {
+            let mut conn = app.read().await?;
+            store::due_for_escalation(&mut conn, now, SWEEP_BATCH).await?
+        };
+        let fresh: Vec<ClockRow> = due.into_iter().filter(|c| seen.insert(c.id)).collect();
+        if fresh.is_empty() {
+            break;
+        }
+        report.examined += fresh.len();
+        let mut handles = Vec::with_capacity(fresh.len());
+        for row in fresh {
+            let app2 = app.clone();
+            let store = app.store.clone();
+            let node = node.to_string();
+            // One change per clock: they share commits through the writer, and a clock that
+            // another node escalated first rolls back alone.
+            handles.push(async move {
+                store
+                    .write(move |ctx| {
+                        Box::pin(async move { escalate(&app2, ctx, row.id, now, &node).await })
+                    })
+                    .await
+            });
+        }
+        for r in futures::future::join_all(handles).await {
+            match r {
+                Ok((w, b)) => {
+                    report.warnings += w;
+                    report.breaches += b;
+                }
+                Err(AppError::Stale) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Escalates one clock as far as `now` calls for. Returns (warnings, breaches) recorded.
+async fn escalate(
+    app: &App,
+    ctx: &mut WriteCtx,
+    clock_id: i64,
+    now: i64,
+    node: &str,
+) -> AppResult<(usize, usize)> {
+    let Some(mut row) = store::get_clock(&mut ctx.conn, clock_id).await? else {
+        return Ok((0, 0));
+    };
+    if row.next_escalation_at.is_none_or(|n| n > now) {
+        return Ok((0, 0));
+    }
+    let Some(agreement) = store::get_agreement(&mut ctx.conn, row.sla_id).await? else {
+        return Ok((0, 0));
+    };
+    let cal = app.calendars.get(&mut ctx.conn, row.calendar_id).await?;
+    let clock = to_clock(&row);
+    let now_ts = ts(now);
+    let elapsed = clock.elapsed_at(&cal, now_ts);
+    let reached = if elapsed >= clock.target_secs {
+        2
+    } else if elapsed * 1000 >= clock.target_secs * agreement.warn_per_mille {
+        1
+    } else {
+        0
+    };
+    let expected = (row.baseline, row.escalation_level);
+    let mut counts = (0, 0);
+    let mut moved: Option<Ticket> = None;
+    for level in (row.escalation_level + 1)..=reached {
+        let (name, actions_json) = if level == 1 {
+            ("warning", &agreement.warning_actions)
+        } else {
+            ("breach", &agreement.breach_actions)
+        };
+        if !store::insert_escalation(&mut ctx.conn, &row, name, now, actions_json, node).await? {
+            // Another node recorded it: its transaction did the rest too.
+            return Err(AppError::Stale);
+        }
+        let actions: EscalationActions = serde_json::from_str(actions_json).unwrap_or_default();
+        let ticket = apply_actions(ctx, &row, name, &actions, now).await?;
+        moved = ticket.or(moved);
+        if level == 1 {
+            counts.0 += 1;
+        } else {
+            counts.1 += 1;
+        }
+    }
+    let mut clock = to_clock(&row);
+    if reached == 2 && clock.breached_at.is_none() {
+        clock.breached_at = clock.due_at(&cal);
+    }
+    row.escalation_level = reached.max(row.escalation_level);
+    store_clock(&mut row, &clock, &cal, agreement.warn_per_mille);
+    if reached == 0 {
+        // Not there yet (the clock was paused or re-baselined since): look again later.
+        row.next_escalation_at = clock
+            .instant_at_share(&cal, agreement.warn_per_mille.clamp(0, 1000) as u32)
+            .map(micros)
+            .filter(|n| *n > now)
+            .or(Some(now + 60_000_000));
+    }
+    if !store::update_clock(&mut ctx.conn, &row, Some(expected)).await? {
+        return Err(AppError::Stale);
+    }
+    // A raised priority re-baselines the other clocks of the ticket without new escalations
+    // for what has already been escalated.
+    if let Some(t) = moved {
+        rebaseline_after_escalation(app, ctx, &t, now).await?;
+    }
+    Ok(counts)
+}
+
+/// Applies a warning's or breach's actions; returns the ticket when its priority or team
+/// changed.
+async fn apply_actions(
+    ctx: &mut WriteCtx,
+    row: &ClockRow,
+    level: &str,
+    actions: &EscalationActions,
+    now: i64,
+) -> AppResult<Option<Ticket>> {
+    let Some(t) = tickets::get(&mut ctx.conn, &Scope::All, row.ticket_id).await? else {
+        return Ok(None);
+    };
+    let mut recipients: Vec<i64> = Vec::new();
+    if actions.notify_assignee {
+        recipients.extend(t.assignee_id);
+    }
+    if actions.notify_team_lead {
+        if let Some(team) = t.team_id {
+            recipients.extend(team_leads(&mut ctx.conn, team).await?);
+        }
+    }
+    if actions.notify_service_manager {
+        recipients.extend(service_managers(&mut ctx.conn, t.service_id).await?);
+    }
+    recipients.sort_unstable();
+    recipients.dedup();
+    let kind = format!("sla_{level}");
+    let params = serde_json::json!({
+        "number": t.number,
+        "title": t.title,
+        "metric": row.metric,
+        "sla": row.sla_name,
+        "due_at": row.due_at.map(super::views::instant),
+    })
+    .to_string();
+    for user in &recipients {
+        store::notify(&mut ctx.conn, *user, Some(t.id), &kind, &params, now).await?;
+    }
+    let system = Actor::system(Channel::System);
+    let trail = AuditTrail::new(&system, "ticket", t.id, now);
+    trail
+        .record(
+            ctx,
+            &format!("sla_{level}"),
+            Some(&row.metric),
+            None,
+            Some(format!("{} {}", row.sla_name, row.metric)),
+        )
+        .await?;
+    let mut changed = t.clone();
+    if actions.raise_priority && t.priority > 1 {
+        changed.priority = t.priority - 1;
+        changed.priority_reason = Some(format!("SLA {level}: {}", row.metric));
+    }
+    if let Some(team) = actions.move_to_team_id.filter(|tm| Some(*tm) != t.team_id) {
+        if steward_store::accounts::get_team(&mut ctx.conn, team)
+            .await?
+            .is_some()
+        {
+            changed.team_id = Some(team);
+            if let Some(a) = t.assignee_id {
+                if !steward_store::accounts::user_team_ids(&mut ctx.conn, a)
+                    .await?
+                    .contains(&team)
+                {
+                    changed.assignee_id = None;
+                    if changed.status == Status::Assigned.as_str() {
+                        changed.status = Status::New.as_str().into();
+                    }
+                }
+            }
+        }
+    }
+    if changed == t {
+        return Ok(None);
+    }
+    changed.version = t.version + 1;
+    changed.updated_at = now;
+    if !tickets::update(&mut ctx.conn, &changed, t.version).await? {
+        return Err(AppError::Stale);
+    }
+    let p = |r: i64| Priority::from_rank(r).map(|p| p.to_string());
+    let opt = |v: Option<i64>| v.map(|v| v.to_string());
+    trail
+        .changes(
+            ctx,
+            &[
+                ("priority", p(t.priority), p(changed.priority)),
+                (
+                    "priority_reason",
+                    t.priority_reason.clone(),
+                    changed.priority_reason.clone(),
+                ),
+                ("team_id", opt(t.team_id), opt(changed.team_id)),
+                ("assignee_id", opt(t.assignee_id), opt(changed.assignee_id)),
+                (
+                    "status",
+                    Some(t.status.clone()),
+                    Some(changed.status.clone()),
+                ),
+            ],
+        )
+        .await?;
+    Ok(Some(changed))
+}
+
+/// After an escalation raised the priority, every clock of the ticket takes the new targets;
+/// levels already escalated stay escalated.
+async fn rebaseline_after_escalation(
+    app: &App,
+    ctx: &mut WriteCtx,
+    t: &Ticket,
+    now: i64,
+) -> AppResult<()> {
+    let rows = store::clocks_of(&mut ctx.conn, t.id).await?;
+    let now_ts = ts(now);
+    let mut earliest: Option<i64> = None;
+    for mut row in rows {
+        if row.state != ClockState::Running.as_str() && row.state != ClockState::Paused.as_str() {
+            continue;
+        }
+        let Some(a) = store::get_agreement(&mut ctx.conn, row.sla_id).await? else {
+            continue;
+        };
+        let cal = app.calendars.get(&mut ctx.conn, row.calendar_id).await?;
+        let mut clock = to_clock(&row);
+        if let Some(target) = target_of(&a, t.priority, &row.metric) {
+            if target != clock.target_secs {
+                clock.rebaseline(&cal, now_ts, target);
+                row.baseline += 1;
+            }
+        }
+        if clock.state == ClockState::Paused {
+            row.due_at = clock.due_if_resumed_at(&cal, now_ts).map(micros);
+        }
+        store_clock(&mut row, &clock, &cal, a.warn_per_mille);
+        store::update_clock(&mut ctx.conn, &row, None).await?;
+        if row.state == ClockState::Running.as_str() {
+            earliest = match (earliest, row.due_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+    }
+    tickets::set_sla_due(&mut ctx.conn, t.id, earliest).await?;
+    Ok(())
+}
+
+async fn team_leads(conn: &mut AnyConnection, team: i64) -> AppResult<Vec<i64>> {
+    let rows = sqlx::query(
+        "SELECT u.id FROM users u JOIN team_members m ON m.user_id = u.id \
+         WHERE m.team_id = $1 AND u.role = 'team_lead' AND u.active = 1 ORDER BY u.id",
+    )
+    .bind(team)
+    .fetch_all(conn)
+    .await
+    .map_err(steward_store::StoreError::from)?;
+    Ok(rows.iter().filter_map(|r| r.try_get(0).ok()).collect())
+}
+
+/// The service's owner, or every active service manager when the ticket names no service
+/// with an owner.
+async fn service_managers(conn: &mut AnyConnection, service: Option<i64>) -> AppResult<Vec<i64>> {
+    if let Some(s) = service {
+        let row = sqlx::query("SELECT owner_id FROM services WHERE id = $1")
+            .bind(s)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(steward_store::StoreError::from)?;
+        if let Some(owner) = row.and_then(|r| r.try_get::<Option<i64>, _>(0).ok().flatten()) {
+            return Ok(vec![owner]);
+        }
+    }
+    let rows = sqlx::query(
+        "SELECT id FROM users WHERE role = 'service_manager' AND active = 1 ORDER BY id",
+    )
+    .fetch_all(conn)
+    .await
+    .map_err(steward_store::StoreError::from)?;
+    Ok(rows.iter().filter_map(|r| r.try_get(0).ok()).collect())
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EscalationView {
+    pub id: i64,
+    pub clock_id: i64,
+    /// warning or breach
+    pub level: String,
+    /// Raised each time the ticket's targets were re-baselined.
+    pub baseline: i64,
+    pub at: String,
+    pub actions: EscalationActions,
+    /// The app node that ran it.
+    pub node: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EscalationList {
+    pub items: Vec<EscalationView>,
+}
+
+/// A ticket's warnings and breaches; staff information (requesters get 403 on a ticket they
+/// see, 404 on one they do not).
+pub async fn escalations(app: &App, actor: &Actor, ticket_id: i64) -> AppResult<EscalationList> {
+    let mut conn = app.read().await?;
+    actor.visible_ticket(&mut conn, ticket_id).await?;
+    actor.require(steward_core::Capability::InternalNotes)?;
+    let items = store::escalations_of(&mut conn, ticket_id)
+        .await?
+        .into_iter()
+        .map(|e| EscalationView {
+            id: e.id,
+            clock_id: e.clock_id,
+            level: e.level,
+            baseline: e.baseline,
+            at: super::views::instant(e.at),
+            actions: serde_json::from_str(&e.actions).unwrap_or_default(),
+            node: e.node,
+        })
+        .collect();
+    Ok(EscalationList { items })
+}

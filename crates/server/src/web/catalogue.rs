@@ -1,0 +1,760 @@
+//! Catalogue pages: the admin pages for services and request types (with a form builder of
+//! one row per field), the portal catalogue with the rendered request form, the approvals
+//! page for approvers, and the answers/approval panel of the ticket page.
+
+use super::form::{self, Fields};
+use super::session::WebUser;
+use super::{describe, finish, render, see_other, status_of, Chrome};
+use crate::app::approvals::{self, ApprovalView, DecisionInput};
+use crate::app::attachments;
+use crate::app::catalogue::{
+    self, RequestTypeInput, RequestTypePatch, RequestTypeView, ServiceInput, ServicePatch,
+    ServiceView, SubmitRequestInput, LIFECYCLES,
+};
+use crate::app::idempotency::IdempotencyKey;
+use crate::app::views::TicketView;
+use crate::app::AppError;
+use crate::http::AppState;
+use askama::Template;
+use axum::extract::multipart::{Multipart, MultipartRejection};
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use steward_core::form::{Answer, Answers, ChoiceOption, FieldKind, FormField};
+use steward_core::Capability;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/admin/services",
+            get(admin_services).post(admin_create_service),
+        )
+        .route(
+            "/admin/services/{id}",
+            get(admin_service).post(admin_update_service),
+        )
+        .route(
+            "/admin/services/{id}/request-types",
+            post(admin_create_request_type),
+        )
+        .route(
+            "/admin/request-types/{id}",
+            get(admin_request_type).post(admin_update_request_type),
+        )
+        .route("/portal/catalogue", get(portal_catalogue))
+        .route(
+            "/portal/request-types/{id}",
+            get(portal_form)
+                .post(portal_submit)
+                .layer(DefaultBodyLimit::disable()),
+        )
+        .route("/approvals", get(approvals_page))
+        .route("/approvals/{id}", post(approvals_decide))
+}
+
+fn zh(u: &WebUser) -> bool {
+    u.lang == crate::i18n::Lang::ZhCn
+}
+
+/// The answers of a request as (label or key, value) rows, for the ticket page.
+pub fn answer_rows(t: &TicketView) -> Vec<(String, String)> {
+    let Some(serde_json::Value::Object(m)) = &t.form_answers else {
+        return vec![];
+    };
+    m.iter()
+        .map(|(k, v)| {
+            let text = match v {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Array(a) => a
+                    .iter()
+                    .map(|x| {
+                        x.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| x.to_string())
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                other => other.to_string(),
+            };
+            (k.clone(), text)
+        })
+        .collect()
+}
+
+// --- admin ---
+
+#[derive(Template)]
+#[template(path = "catalogue_services.html")]
+struct ServicesPage {
+    c: Chrome,
+    services: Vec<ServiceView>,
+    zh: bool,
+    lifecycles: Vec<&'static str>,
+    error: Option<String>,
+}
+
+fn require_manager(u: &WebUser) -> Result<(), AppError> {
+    u.actor.require(Capability::ManageServiceLevels)
+}
+
+async fn admin_services(State(s): State<AppState>, u: WebUser) -> Response {
+    let r = async {
+        require_manager(&u)?;
+        let services = catalogue::list_services(&s.app, &u.actor).await?;
+        Ok(render(
+            StatusCode::OK,
+            &ServicesPage {
+                c: Chrome::new(&u, "catalogue"),
+                services,
+                zh: zh(&u),
+                lifecycles: LIFECYCLES.to_vec(),
+                error: None,
+            },
+        ))
+    }
+    .await;
+    finish(&u, r)
+}
+
+async fn admin_create_service(
+    State(s): State<AppState>,
+    u: WebUser,
+    headers: HeaderMap,
+    f: Fields,
+) -> Response {
+    let r = async {
+        form::check(&u, &headers, &f)?;
+        require_manager(&u)?;
+        let input = ServiceInput {
+            code: f.get("code").into(),
+            name_zh: f.get("name_zh").into(),
+            name_en: f.get("name_en").into(),
+            description_zh: f.get("description_zh").into(),
+            description_en: f.get("description_en").into(),
+            owner_id: None,
+            team_id: f.id("team_id")?,
+            lifecycle: f.opt("lifecycle"),
+            customer_ids: vec![],
+            related_ids: vec![],
+        };
+        match catalogue::create_service(&s.app, &u.actor, input, None).await {
+            Ok(v) => Ok(see_other(&format!("/admin/services/{}", v.id))),
+            Err(e @ AppError::Forbidden(_)) => Err(e),
+            Err(e) => {
+                let services = catalogue::list_services(&s.app, &u.actor).await?;
+                Ok(render(
+                    status_of(&e),
+                    &ServicesPage {
+                        c: Chrome::new(&u, "catalogue"),
+                        services,
+                        zh: zh(&u),
+                        lifecycles: LIFECYCLES.to_vec(),
+                        error: Some(describe(u.lang, &e)),
+                    },
+                ))
+            }
+        }
+    }
+    .await;
+    finish(&u, r)
+}
+
+#[derive(Template)]
+#[template(path = "catalogue_service.html")]
+struct ServicePage {
+    c: Chrome,
+    s: ServiceView,
+    types: Vec<RequestTypeView>,
+    zh: bool,
+    lifecycles: Vec<&'static str>,
+    customers: String,
+    related: String,
+    error: Option<String>,
+}
+
+fn ids_text(v: &[i64]) -> String {
+    v.iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn parse_ids(field: &str, s: &str) -> Result<Vec<i64>, AppError> {
+    s.split([',', ' '])
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| {
+            p.trim()
+                .parse()
+                .map_err(|_| AppError::invalid(field, "must be a number"))
+        })
+        .collect()
+}
+
+async fn service_page(
+    s: &AppState,
+    u: &WebUser,
+    id: i64,
+    error: Option<String>,
+) -> Result<ServicePage, AppError> {
+    let sv = catalogue::get_service(&s.app, &u.actor, id).await?;
+    let types = catalogue::list_request_types(&s.app, &u.actor, id).await?;
+    Ok(ServicePage {
+        c: Chrome::new(u, "catalogue"),
+        customers: ids_text(&sv.customer_ids),
+        related: ids_text(&sv.related_ids),
+        s: sv,
+        types,
+        zh: zh(u),
+        lifecycles: LIFECYCLES.to_vec(),
+        error,
+    })
+}
+
+async fn admin_service(State(s): State<AppState>, u: WebUser, Path(id): Path<i64>) -> Response {
+    let r = async {
+        require_manager(&u)?;
+        Ok(render(
+            StatusCode::OK,
+            &service_page(&s, &u, id, None).await?,
+        ))
+    }
+    .await;
+    finish(&u, r)
+}
+
+async fn admin_update_service(
+    State(s): State<AppState>,
+    u: WebUser,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    f: Fields,
+) -> Response {
+    let r = async {
+        form::check(&u, &headers, &f)?;
+        let patch = ServicePatch {
+            code: Some(f.get("code").into()),
+            name_zh: Some(f.get("name_zh").into()),
+            name_en: Some(f.get("name_en").into()),
+            description_zh: Some(f.get("description_zh").into()),
+            description_en: Some(f.get("description_en").into()),
+            owner_id: Some(f.id("owner_id")?),
+            team_id: Some(f.id("team_id")?),
+            lifecycle: f.opt("lifecycle"),
+            customer_ids: Some(parse_ids("customer_ids", f.get("customer_ids"))?),
+            related_ids: Some(parse_ids("related_ids", f.get("related_ids"))?),
+        };
+        match catalogue::update_service(&s.app, &u.actor, id, patch, f.version()).await {
+            Ok(_) => Ok(see_other(&format!("/admin/services/{id}"))),
+            Err(e @ (AppError::Forbidden(_) | AppError::NotFound)) => Err(e),
+            Err(e) => {
+                let page = service_page(&s, &u, id, Some(describe(u.lang, &e))).await?;
+                Ok(render(status_of(&e), &page))
+            }
+        }
+    }
+    .await;
+    finish(&u, r)
+}
+
+async fn admin_create_request_type(
+    State(s): State<AppState>,
+    u: WebUser,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    f: Fields,
+) -> Response {
+    let r = async {
+        form::check(&u, &headers, &f)?;
+        let input = RequestTypeInput {
+            name_zh: f.get("name_zh").into(),
+            name_en: f.get("name_en").into(),
+            description_zh: String::new(),
+            description_en: String::new(),
+            form: vec![],
+            approval_rule: Some("none".into()),
+            approver_ids: vec![],
+            active: Some(false),
+        };
+        match catalogue::create_request_type(&s.app, &u.actor, id, input, None).await {
+            Ok(v) => Ok(see_other(&format!("/admin/request-types/{}", v.id))),
+            Err(e @ (AppError::Forbidden(_) | AppError::NotFound)) => Err(e),
+            Err(e) => {
+                let page = service_page(&s, &u, id, Some(describe(u.lang, &e))).await?;
+                Ok(render(status_of(&e), &page))
+            }
+        }
+    }
+    .await;
+    finish(&u, r)
+}
+
+/// One row of the form builder.
+struct FieldRow {
+    key: String,
+    kind: String,
+    required: bool,
+    label_zh: String,
+    label_en: String,
+    /// One option per line: `value | 中文 | English`.
+    options: String,
+    max_length: String,
+    min: String,
+    max: String,
+}
+
+impl FieldRow {
+    fn from_field(f: &FormField) -> FieldRow {
+        let num = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
+        FieldRow {
+            key: f.key.clone(),
+            kind: f.kind.as_str().into(),
+            required: f.required,
+            label_zh: f.label_zh.clone(),
+            label_en: f.label_en.clone(),
+            options: f
+                .options
+                .iter()
+                .map(|o| format!("{} | {} | {}", o.value, o.label_zh, o.label_en))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            max_length: f.max_length.map(|v| v.to_string()).unwrap_or_default(),
+            min: num(f.min),
+            max: num(f.max),
+        }
+    }
+
+    fn blank() -> FieldRow {
+        FieldRow {
+            key: String::new(),
+            kind: "text".into(),
+            required: false,
+            label_zh: String::new(),
+            label_en: String::new(),
+            options: String::new(),
+            max_length: String::new(),
+            min: String::new(),
+            max: String::new(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "catalogue_request_type.html")]
+struct RequestTypePage {
+    c: Chrome,
+    r: RequestTypeView,
+    rows: Vec<FieldRow>,
+    kinds: Vec<&'static str>,
+    rules: Vec<&'static str>,
+    approvers: String,
+    error: Option<String>,
+}
+
+async fn request_type_page(
+    s: &AppState,
+    u: &WebUser,
+    id: i64,
+    error: Option<String>,
+) -> Result<RequestTypePage, AppError> {
+    let r = catalogue::get_request_type(&s.app, &u.actor, id).await?;
+    let mut rows: Vec<FieldRow> = r.form.iter().map(FieldRow::from_field).collect();
+    rows.push(FieldRow::blank());
+    Ok(RequestTypePage {
+        c: Chrome::new(u, "catalogue"),
+        approvers: ids_text(&r.approver_ids),
+        r,
+        rows,
+        kinds: FieldKind::ALL.iter().map(|k| k.as_str()).collect(),
+        rules: approvals::RULES.to_vec(),
+        error,
+    })
+}
+
+async fn admin_request_type(
+    State(s): State<AppState>,
+    u: WebUser,
+    Path(id): Path<i64>,
+) -> Response {
+    let r = async {
+        require_manager(&u)?;
+        Ok(render(
+            StatusCode::OK,
+            &request_type_page(&s, &u, id, None).await?,
+        ))
+    }
+    .await;
+    finish(&u, r)
+}
+
+/// Reads the builder rows: `field_N_*` for N = 0.., skipping blank and removed rows, ordered
+/// by each row's `order` number.
+fn read_rows(f: &Fields) -> Result<Vec<FormField>, AppError> {
+    let mut rows: Vec<(f64, usize, FormField)> = Vec::new();
+    let mut n = 0usize;
+    while f.has(&format!("field_{n}_key")) {
+        let i = n;
+        n += 1;
+        let g = |name: &str| f.get(&format!("field_{i}_{name}")).trim().to_string();
+        if g("key").is_empty() || f.has(&format!("field_{i}_remove")) {
+            continue;
+        }
+        let kind: FieldKind = g("kind")
+            .parse()
+            .map_err(|_| AppError::invalid(&format!("form[{i}].kind"), "is not a field kind"))?;
+        let num = |name: &str| -> Result<Option<f64>, AppError> {
+            let v = g(name);
+            if v.is_empty() {
+                return Ok(None);
+            }
+            v.parse()
+                .map(Some)
+                .map_err(|_| AppError::invalid(&format!("form[{i}].{name}"), "must be a number"))
+        };
+        let options = g("options")
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                let parts: Vec<&str> = l.split('|').map(str::trim).collect();
+                ChoiceOption {
+                    value: parts.first().copied().unwrap_or_default().to_string(),
+                    label_zh: parts
+                        .get(1)
+                        .or(parts.first())
+                        .copied()
+                        .unwrap_or_default()
+                        .to_string(),
+                    label_en: parts
+                        .get(2)
+                        .or(parts.first())
+                        .copied()
+                        .unwrap_or_default()
+                        .to_string(),
+                }
+            })
+            .collect();
+        let max_length = num("max_length")?.map(|v| v.max(0.0) as u32);
+        let order = num("order")?.unwrap_or(i as f64);
+        rows.push((
+            order,
+            i,
+            FormField {
+                key: g("key"),
+                kind,
+                required: f.has(&format!("field_{i}_required")),
+                label_zh: g("label_zh"),
+                label_en: g("label_en"),
+                options,
+                min_length: None,
+                max_length,
+                min: num("min")?,
+                max: num("max")?,
+            },
+        ));
+    }
+    rows.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    Ok(rows.into_iter().map(|(_, _, f)| f).collect())
+}
+
+async fn admin_update_request_type(
+    State(s): State<AppState>,
+    u: WebUser,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    f: Fields,
+) -> Response {
+    let r = async {
+        form::check(&u, &headers, &f)?;
+        let result = async {
+            let patch = RequestTypePatch {
+                name_zh: Some(f.get("name_zh").into()),
+                name_en: Some(f.get("name_en").into()),
+                description_zh: Some(f.get("description_zh").into()),
+                description_en: Some(f.get("description_en").into()),
+                form: Some(read_rows(&f)?),
+                approval_rule: f.opt("approval_rule"),
+                approver_ids: Some(parse_ids("approver_ids", f.get("approver_ids"))?),
+                active: Some(f.has("active")),
+            };
+            catalogue::update_request_type(&s.app, &u.actor, id, patch, f.version()).await
+        }
+        .await;
+        match result {
+            Ok(_) => Ok(see_other(&format!("/admin/request-types/{id}"))),
+            Err(e @ (AppError::Forbidden(_) | AppError::NotFound)) => Err(e),
+            Err(e) => {
+                let page = request_type_page(&s, &u, id, Some(describe(u.lang, &e))).await?;
+                Ok(render(status_of(&e), &page))
+            }
+        }
+    }
+    .await;
+    finish(&u, r)
+}
+
+// --- portal ---
+
+struct CatalogueEntry {
+    service: ServiceView,
+    types: Vec<RequestTypeView>,
+}
+
+#[derive(Template)]
+#[template(path = "catalogue_portal.html")]
+struct PortalCataloguePage {
+    c: Chrome,
+    entries: Vec<CatalogueEntry>,
+    zh: bool,
+}
+
+async fn portal_catalogue(State(s): State<AppState>, u: WebUser) -> Response {
+    let r = async {
+        u.actor.require(Capability::SubmitTicket)?;
+        let mut entries = Vec::new();
+        for service in catalogue::list_services(&s.app, &u.actor).await? {
+            if service.lifecycle != "live" {
+                continue;
+            }
+            let types: Vec<RequestTypeView> =
+                catalogue::list_request_types(&s.app, &u.actor, service.id)
+                    .await?
+                    .into_iter()
+                    .filter(|t| t.active)
+                    .collect();
+            entries.push(CatalogueEntry { service, types });
+        }
+        Ok(render(
+            StatusCode::OK,
+            &PortalCataloguePage {
+                c: Chrome::new(&u, "catalogue-portal"),
+                entries,
+                zh: zh(&u),
+            },
+        ))
+    }
+    .await;
+    finish(&u, r)
+}
+
+/// One field of the rendered request form, with what was entered.
+struct InputRow {
+    f: FormField,
+    value: String,
+    picked: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "catalogue_form.html")]
+struct RequestFormPage {
+    c: Chrome,
+    r: RequestTypeView,
+    service: ServiceView,
+    rows: Vec<InputRow>,
+    zh: bool,
+    title: String,
+    description: String,
+    nonce: String,
+    error: Option<String>,
+    error_field: String,
+}
+
+async fn form_page(
+    s: &AppState,
+    u: &WebUser,
+    id: i64,
+    fields: Option<&Fields>,
+    error: Option<&AppError>,
+) -> Result<RequestFormPage, AppError> {
+    let (r, service) = catalogue::request_type_with_service(&s.app, &u.actor, id).await?;
+    let rows = r
+        .form
+        .iter()
+        .map(|f| InputRow {
+            value: fields
+                .map(|x| x.get(&format!("a_{}", f.key)).to_string())
+                .unwrap_or_default(),
+            picked: fields
+                .map(|x| {
+                    x.all(&format!("a_{}", f.key))
+                        .into_iter()
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            f: f.clone(),
+        })
+        .collect();
+    Ok(RequestFormPage {
+        c: Chrome::new(u, "catalogue-portal"),
+        zh: zh(u),
+        r,
+        service,
+        rows,
+        title: fields
+            .map(|x| x.get("title").to_string())
+            .unwrap_or_default(),
+        description: fields
+            .map(|x| x.get("description").to_string())
+            .unwrap_or_default(),
+        nonce: form::form_nonce(),
+        error: error.map(|e| describe(u.lang, e)),
+        error_field: error.map(super::portal::error_field).unwrap_or_default(),
+    })
+}
+
+async fn portal_form(State(s): State<AppState>, u: WebUser, Path(id): Path<i64>) -> Response {
+    let r = async {
+        u.actor.require(Capability::SubmitTicket)?;
+        Ok(render(
+            StatusCode::OK,
+            &form_page(&s, &u, id, None, None).await?,
+        ))
+    }
+    .await;
+    finish(&u, r)
+}
+
+/// The portal form: every answer is `a_<key>`; multi-choice answers repeat; an attachment
+/// field's file input is `file` (one file per request form), uploaded with the submission
+/// and its name kept as the answer.
+async fn portal_submit(
+    State(s): State<AppState>,
+    u: WebUser,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    mp: Result<Multipart, MultipartRejection>,
+) -> Response {
+    let r = async {
+        let mf = form::read_multipart(mp, s.app.limits.attachment_bytes).await?;
+        let f = &mf.fields;
+        form::check(&u, &headers, f)?;
+        let (r, _) = catalogue::request_type_with_service(&s.app, &u.actor, id).await?;
+        let mut answers = Answers::new();
+        for field in &r.form {
+            let name = format!("a_{}", field.key);
+            let value = match field.kind {
+                FieldKind::MultiChoice => {
+                    let v: Vec<String> = f.all(&name).into_iter().map(str::to_string).collect();
+                    (!v.is_empty()).then_some(Answer::List(v))
+                }
+                FieldKind::Attachment => mf.file.as_ref().map(|u| Answer::Text(u.filename.clone())),
+                _ => f.opt(&name).map(Answer::Text),
+            };
+            answers.insert(field.key.clone(), value);
+        }
+        let input = SubmitRequestInput {
+            answers,
+            title: f.opt("title"),
+            description: f.get("description").to_string(),
+            impact: None,
+            urgency: None,
+        };
+        let key = f
+            .opt("nonce")
+            .map(|n| IdempotencyKey::parse(&format!("web-{n}"), format!("web request {id}")))
+            .transpose()?;
+        match catalogue::submit_request(&s.app, &u.actor, id, input, key).await {
+            Ok(t) => {
+                let has_attachment_field = r.form.iter().any(|x| x.kind == FieldKind::Attachment);
+                if let Some(upload) = mf.file.filter(|_| has_attachment_field) {
+                    attachments::add_attachment(&s.app, &u.actor, t.id, None, upload).await?;
+                }
+                Ok(see_other(&format!("/tickets/{}?done=created", t.id)))
+            }
+            Err(e @ (AppError::Forbidden(_) | AppError::NotFound)) => Err(e),
+            Err(e) => {
+                let page = form_page(&s, &u, id, Some(f), Some(&e)).await?;
+                Ok(render(status_of(&e), &page))
+            }
+        }
+    }
+    .await;
+    finish(&u, r)
+}
+
+// --- approvals ---
+
+#[derive(Template)]
+#[template(path = "approvals.html")]
+struct ApprovalsPage {
+    c: Chrome,
+    pending: Vec<(ApprovalView, Vec<(String, String)>)>,
+    decided: Vec<ApprovalView>,
+    error: Option<String>,
+}
+
+async fn approvals_view(
+    s: &AppState,
+    u: &WebUser,
+    error: Option<String>,
+) -> Result<ApprovalsPage, AppError> {
+    let mut pending = Vec::new();
+    for a in approvals::my_approvals(
+        &s.app,
+        &u.actor,
+        steward_store::catalogue::ApprovalState::Pending,
+    )
+    .await?
+    {
+        let detail = approvals::get_approval(&s.app, &u.actor, a.id).await?;
+        let rows = match &detail.form_answers {
+            Some(serde_json::Value::Object(m)) => m
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| v.to_string()),
+                    )
+                })
+                .collect(),
+            _ => vec![],
+        };
+        pending.push((a, rows));
+    }
+    let decided = approvals::my_approvals(
+        &s.app,
+        &u.actor,
+        steward_store::catalogue::ApprovalState::Decided,
+    )
+    .await?;
+    Ok(ApprovalsPage {
+        c: Chrome::new(u, "approvals"),
+        pending,
+        decided,
+        error,
+    })
+}
+
+async fn approvals_page(State(s): State<AppState>, u: WebUser) -> Response {
+    let r = async { Ok(render(StatusCode::OK, &approvals_view(&s, &u, None).await?)) }.await;
+    finish(&u, r)
+}
+
+async fn approvals_decide(
+    State(s): State<AppState>,
+    u: WebUser,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    f: Fields,
+) -> Response {
+    let r = async {
+        form::check(&u, &headers, &f)?;
+        let input = DecisionInput {
+            decision: f.get("decision").to_string(),
+            comment: f.opt("comment"),
+        };
+        match approvals::decide(&s.app, &u.actor, id, input).await {
+            Ok(_) => Ok(see_other("/approvals")),
+            Err(e @ AppError::NotFound) => Err(e),
+            Err(e) => {
+                let page = approvals_view(&s, &u, Some(describe(u.lang, &e))).await?;
+                Ok(render(status_of(&e), &page))
+            }
+        }
+    }
+    .await;
+    finish(&u, r)
+}
