@@ -3,7 +3,7 @@
 use super::extract::{if_match_version, ApiActor, ApiJson, CreateJson};
 use super::problem::Problem;
 use crate::app::agreements::{self, AgreementInput, AgreementView};
-use crate::app::calendars::{self, CalendarInput, CalendarView, DueView};
+use crate::app::calendars::{self, CalendarInput, CalendarView, DayView, DueView};
 use crate::app::jobs::{self, JobView};
 use crate::app::notifications::{self, NotificationQuery, NotificationView};
 use crate::app::sla::{self, ClockView};
@@ -15,7 +15,6 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use steward_core::calendar::DayInfo;
 use utoipa::{IntoParams, ToSchema};
 
 fn with_etag<T: Serialize>(body: T, etag: String, status: StatusCode) -> Response {
@@ -93,10 +92,9 @@ pub struct DaysQuery {
 
 #[derive(Serialize, ToSchema)]
 pub struct DayList {
-    /// Each date with `working` and `reason` (`kind`: workday, weekend, holiday or
-    /// adjusted_workday, with the holiday's `name`).
-    #[schema(value_type = Vec<Object>)]
-    pub items: Vec<DayInfo>,
+    /// Each date with `working`, `reason` (workday, weekend, holiday or adjusted_workday) and
+    /// the holiday's `name`.
+    pub items: Vec<DayView>,
 }
 
 #[utoipa::path(get, path = "/api/v1/calendars/{id}/days", tag = "service levels", params(("id" = i64, Path), DaysQuery),

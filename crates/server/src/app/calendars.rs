@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::AnyConnection;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use steward_core::calendar::{ics, CalendarSpec, DayInfo, WorkingCalendar};
+use steward_core::calendar::{ics, CalendarSpec, DayInfo, DayReason, WorkingCalendar};
 use steward_core::Capability;
 use steward_store::sla::{self, CalendarRow};
 use utoipa::ToSchema;
@@ -232,6 +232,36 @@ fn parse_date(field: &str, s: &str) -> AppResult<Date> {
         .map_err(|_| AppError::invalid(field, "must be a date like 2026-10-01"))
 }
 
+/// One date of a calendar: whether it is worked and why.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DayView {
+    /// YYYY-MM-DD
+    #[schema(value_type = String)]
+    pub date: Date,
+    pub working: bool,
+    /// workday, weekend, holiday or adjusted_workday (a weekend date worked: 调休)
+    pub reason: String,
+    /// The holiday's name, or the holiday an adjusted working day makes up for.
+    pub name: Option<String>,
+}
+
+impl From<DayInfo> for DayView {
+    fn from(d: DayInfo) -> DayView {
+        let (reason, name) = match d.reason {
+            DayReason::Workday => ("workday", None),
+            DayReason::Weekend => ("weekend", None),
+            DayReason::Holiday { name } => ("holiday", Some(name)),
+            DayReason::AdjustedWorkday { name } => ("adjusted_workday", Some(name)),
+        };
+        DayView {
+            date: d.date,
+            working: d.working,
+            reason: reason.to_string(),
+            name: name.filter(|n| !n.is_empty()),
+        }
+    }
+}
+
 /// The longest range `days` answers in one call.
 const MAX_DAYS: i64 = 731;
 
@@ -241,7 +271,7 @@ pub async fn days(
     id: i64,
     from: &str,
     to: &str,
-) -> AppResult<Vec<DayInfo>> {
+) -> AppResult<Vec<DayView>> {
     require_staff(actor)?;
     let from = parse_date("from", from)?;
     let to = parse_date("to", to)?;
@@ -257,7 +287,7 @@ pub async fn days(
     }
     let mut conn = app.read().await?;
     let cal = app.calendars.of_row(&row(&mut conn, id).await?)?;
-    Ok(cal.days(from, to).collect())
+    Ok(cal.days(from, to).map(DayView::from).collect())
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

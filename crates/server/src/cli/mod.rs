@@ -10,6 +10,8 @@ use std::sync::Arc;
 use steward_core::Channel;
 use steward_store::{audit, Store};
 
+mod sla_bench;
+
 #[derive(Parser)]
 #[command(name = "steward", version, about = "Steward IT service management")]
 struct Cli {
@@ -72,6 +74,16 @@ enum Command {
         tickets: u64,
         #[arg(long, default_value_t = 64)]
         concurrency: usize,
+    },
+    /// Escalation sweep benchmark on an empty database (issue 3; see BENCHMARKS.md).
+    #[command(hide = true)]
+    BenchSweep {
+        #[arg(long, default_value_t = 1_000_000)]
+        tickets: i64,
+        #[arg(long, default_value_t = 100_000)]
+        open: i64,
+        #[arg(long, default_value_t = 1_000)]
+        due: i64,
     },
 }
 
@@ -317,6 +329,10 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 .await
                 .map_err(describe)?;
             store.close().await;
+        }
+        Command::BenchSweep { tickets, open, due } => {
+            let options = sla_bench::Options { tickets, open, due };
+            sla_bench::run(&cli.db, &cli.data_dir, options).await?;
         }
     }
     Ok(ExitCode::SUCCESS)

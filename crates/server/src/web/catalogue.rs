@@ -58,29 +58,71 @@ fn zh(u: &WebUser) -> bool {
     u.lang == crate::i18n::Lang::ZhCn
 }
 
-/// The answers of a request as (label or key, value) rows, for the ticket page.
-pub fn answer_rows(t: &TicketView) -> Vec<(String, String)> {
-    let Some(serde_json::Value::Object(m)) = &t.form_answers else {
+/// The answers of a request as (label, value) rows in the form's order and the reader's
+/// language, choices shown by their labels. Keys the form no longer has come last, as keys.
+pub fn answer_rows(
+    form: &[steward_core::form::FormField],
+    answers: Option<&serde_json::Value>,
+    zh: bool,
+) -> Vec<(String, String)> {
+    let Some(serde_json::Value::Object(m)) = answers else {
         return vec![];
     };
-    m.iter()
-        .map(|(k, v)| {
-            let text = match v {
-                serde_json::Value::String(s) => s.clone(),
-                serde_json::Value::Array(a) => a
-                    .iter()
-                    .map(|x| {
-                        x.as_str()
-                            .map(str::to_string)
-                            .unwrap_or_else(|| x.to_string())
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                other => other.to_string(),
-            };
-            (k.clone(), text)
+    let text = |field: Option<&steward_core::form::FormField>, v: &serde_json::Value| {
+        let label_of = |s: &str| {
+            field
+                .and_then(|f| f.options.iter().find(|o| o.value == s))
+                .map(|o| {
+                    if zh {
+                        o.label_zh.clone()
+                    } else {
+                        o.label_en.clone()
+                    }
+                })
+                .unwrap_or_else(|| s.to_string())
+        };
+        match v {
+            serde_json::Value::String(s) => label_of(s),
+            serde_json::Value::Array(a) => a
+                .iter()
+                .map(|x| x.as_str().map(label_of).unwrap_or_else(|| x.to_string()))
+                .collect::<Vec<_>>()
+                .join(", "),
+            other => other.to_string(),
+        }
+    };
+    let mut rows: Vec<(String, String)> = form
+        .iter()
+        .filter_map(|f| {
+            m.get(&f.key).map(|v| {
+                let label = if zh { &f.label_zh } else { &f.label_en };
+                (label.clone(), text(Some(f), v))
+            })
         })
-        .collect()
+        .collect();
+    for (k, v) in m {
+        if !form.iter().any(|f| &f.key == k) {
+            rows.push((k.clone(), text(None, v)));
+        }
+    }
+    rows
+}
+
+/// The labelled answers of a ticket made from a request type the actor can read.
+pub async fn ticket_answers(
+    app: &crate::app::App,
+    actor: &crate::app::Actor,
+    t: &TicketView,
+    zh: bool,
+) -> Vec<(String, String)> {
+    let form = match t.request_type_id {
+        Some(id) => crate::app::catalogue::get_request_type(app, actor, id)
+            .await
+            .map(|r| r.form)
+            .unwrap_or_default(),
+        None => return vec![],
+    };
+    answer_rows(&form, t.form_answers.as_ref(), zh)
 }
 
 // --- admin ---
@@ -698,20 +740,14 @@ async fn approvals_view(
     .await?
     {
         let detail = approvals::get_approval(&s.app, &u.actor, a.id).await?;
-        let rows = match &detail.form_answers {
-            Some(serde_json::Value::Object(m)) => m
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        v.as_str()
-                            .map(str::to_string)
-                            .unwrap_or_else(|| v.to_string()),
-                    )
-                })
-                .collect(),
-            _ => vec![],
+        let form = match detail.request_type_id {
+            Some(id) => crate::app::catalogue::get_request_type(&s.app, &u.actor, id)
+                .await
+                .map(|r| r.form)
+                .unwrap_or_default(),
+            None => vec![],
         };
+        let rows = answer_rows(&form, detail.form_answers.as_ref(), zh(u));
         pending.push((a, rows));
     }
     let decided = approvals::my_approvals(

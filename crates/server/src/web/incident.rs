@@ -47,6 +47,8 @@ pub struct ClockLine {
 /// Everything the panels need, loaded once per ticket page.
 #[derive(Default)]
 pub struct Panels {
+    /// The request form's answers, labelled in the reader's language.
+    pub answers: Vec<(String, String)>,
     pub clocks: Vec<ClockLine>,
     pub major: Option<MajorView>,
     /// The communication log of this ticket's major incident (its own or its parent's).
@@ -147,6 +149,8 @@ pub async fn panels(app: &App, u: &WebUser, c: &Chrome, t: &TicketView) -> AppRe
             .map(|v| clock_line(c, v))
             .collect(),
         updates: major::status_updates(app, actor, t.id).await?,
+        answers: super::catalogue::ticket_answers(app, actor, t, u.lang == crate::i18n::Lang::ZhCn)
+            .await,
         ..Default::default()
     };
     let sees_internal = actor.can(Capability::InternalNotes);

@@ -21,7 +21,7 @@ use axum::Router;
 use jiff::civil::Date;
 use serde::Deserialize;
 use steward_core::calendar::{
-    BaseCalendar, CalendarSpec, DatedDay, DayInfo, DayReason, Interval, Weekday, WeekdayHours,
+    BaseCalendar, CalendarSpec, DatedDay, Interval, Weekday, WeekdayHours,
 };
 use steward_core::{Capability, Priority};
 
@@ -501,19 +501,17 @@ async fn calendar_view(
     let today = jiff::Timestamp::now().to_zoned(u.tz.clone()).date();
     let first = month_start(p.month.as_deref(), today);
     let last = first.last_of_month();
-    let days: Vec<DayInfo> =
-        calendars::days(&s.app, &u.actor, id, &first.to_string(), &last.to_string()).await?;
+    let days = calendars::days(&s.app, &u.actor, id, &first.to_string(), &last.to_string()).await?;
     let mut weeks: Vec<Vec<Option<DayCell>>> = Vec::new();
     let mut week: Vec<Option<DayCell>> = (0..first.weekday().to_monday_zero_offset())
         .map(|_| None)
         .collect();
     for d in &days {
-        let (kind, note) = match &d.reason {
-            DayReason::Workday => ("workday", String::new()),
-            DayReason::Weekend => ("weekend", String::new()),
-            DayReason::Holiday { name } => ("holiday", name.clone()),
-            DayReason::AdjustedWorkday { name } => ("adjusted", name.clone()),
+        let kind = match d.reason.as_str() {
+            "adjusted_workday" => "adjusted",
+            other => other,
         };
+        let note = d.name.clone().unwrap_or_default();
         week.push(Some(DayCell {
             day: d.date.day(),
             working: d.working,

@@ -467,9 +467,13 @@ fn build_timeline(
                     label = label.to_lowercase();
                 }
                 match field {
-                    "description" | "resolution_notes" | "watcher_ids" => {
-                        c.t1("history-updated", "field", &label)
-                    }
+                    "description"
+                    | "resolution_notes"
+                    | "watcher_ids"
+                    | "form_answers"
+                    | "request_type_id"
+                    | "post_incident_review"
+                    | "parent_id" => c.t1("history-updated", "field", &label),
                     _ => match (&e.old_value, &e.new_value) {
                         (Some(o), Some(n)) => c.i.t_args(
                             "history-changed",
@@ -487,6 +491,15 @@ fn build_timeline(
                     },
                 }
             }
+            ("sla_warning" | "sla_breach", Some(metric)) => c.t1(
+                &format!("history-{}", e.action.replace('_', "-")),
+                "metric",
+                &c.t(&format!("sla-metric-{metric}")),
+            ),
+            ("declare_major", _) => c.t("history-declare-major"),
+            ("acknowledge_major", _) if staff => c.t("history-acknowledge-major"),
+            ("status_update", _) => c.t("history-status-update"),
+            ("major_response_overdue", _) if staff => c.t("history-major-overdue"),
             // Replies and notes are in the timeline themselves; files on them too.
             _ => continue,
         };

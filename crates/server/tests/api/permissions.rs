@@ -7,7 +7,11 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
-on_both_databases!(ticket_visibility_matrix, account_endpoints_matrix);
+on_both_databases!(
+    ticket_visibility_matrix,
+    account_endpoints_matrix,
+    service_level_endpoints_matrix
+);
 
 struct World {
     users: HashMap<&'static str, User>,
@@ -305,4 +309,112 @@ async fn account_endpoints_matrix(t: &TestApp) {
     )
     .await;
     assert_eq!(t.get("/api/v1/me", agent).await.status(), 401);
+}
+
+/// Calendars, agreements, clocks, major incidents, notifications, jobs and reports: who may
+/// read and change them. Ticket-bound endpoints answer 404 for tickets the actor cannot see.
+async fn service_level_endpoints_matrix(t: &TestApp) {
+    let w = world(t).await;
+    for (key, user) in &w.users {
+        let requester = key.starts_with("req_");
+        let manages = matches!(*key, "admin" | "manager");
+        let reports = matches!(*key, "admin" | "manager" | "auditor" | "lead_a");
+        let expect = |ok: bool, yes: u16, no: u16| if ok { yes } else { no };
+        let checks: Vec<(Method, String, Option<Value>, u16)> = vec![
+            (
+                Method::GET,
+                "/api/v1/calendars".into(),
+                None,
+                expect(!requester, 200, 403),
+            ),
+            (
+                Method::GET,
+                "/api/v1/calendars/1/days?from=2026-10-01&to=2026-10-07".into(),
+                None,
+                expect(!requester, 200, 403),
+            ),
+            (
+                Method::POST,
+                "/api/v1/calendars".into(),
+                Some(
+                    json!({"name": format!("Cal {key}"), "definition": {"time_zone": "UTC",
+                    "week": [{"weekday": "monday", "intervals": [{"start": "09:00", "end": "17:00"}]}]}}),
+                ),
+                expect(manages, 201, 403),
+            ),
+            (
+                Method::GET,
+                "/api/v1/slas".into(),
+                None,
+                expect(!requester, 200, 403),
+            ),
+            (
+                Method::POST,
+                "/api/v1/slas".into(),
+                Some(
+                    json!({"name": format!("SLA {key}"), "kind": "sla", "calendar_id": 2,
+                    "valid_from": "2026-01-01", "status": "draft",
+                    "targets": [{"priority": "P1", "response_minutes": 10, "resolution_minutes": 60}]}),
+                ),
+                expect(manages, 201, 403),
+            ),
+            (Method::GET, "/api/v1/notifications".into(), None, 200),
+            (
+                Method::GET,
+                "/api/v1/jobs".into(),
+                None,
+                expect(*key == "admin", 200, 403),
+            ),
+            (
+                Method::GET,
+                "/api/v1/reports/sla?from=2026-11-01&to=2026-11-30&group_by=team".into(),
+                None,
+                expect(reports, 200, 403),
+            ),
+        ];
+        for (method, path, body, expected) in checks {
+            let mut req = t.req(method.clone(), &path, user);
+            if let Some(b) = &body {
+                req = req.json(b);
+            }
+            let status = req.send().await.unwrap().status().as_u16();
+            assert_eq!(status, expected, "{key} {method} {path}");
+        }
+        let can_see = visible(key);
+        for (ticket_key, id) in &w.tickets {
+            let sees = can_see.contains(ticket_key);
+            for path in [
+                format!("/api/v1/tickets/{id}/clocks"),
+                format!("/api/v1/tickets/{id}/status-updates"),
+                format!("/api/v1/tickets/{id}/major"),
+                format!("/api/v1/tickets/{id}/escalations"),
+            ] {
+                let status = t.get(&path, user).await.status().as_u16();
+                let expected = if !sees {
+                    404
+                } else if path.ends_with("/major") {
+                    // Nothing was declared: no major incident record for anyone.
+                    404
+                } else if path.ends_with("/escalations") && requester {
+                    403
+                } else {
+                    200
+                };
+                assert_eq!(status, expected, "{key} GET {path} ({ticket_key})");
+            }
+            let declare = t
+                .post(
+                    &format!("/api/v1/tickets/{id}/major/acknowledge"),
+                    user,
+                    json!({}),
+                )
+                .await
+                .status()
+                .as_u16();
+            assert_eq!(
+                declare, 404,
+                "{key} acknowledge on {ticket_key}: no major incident"
+            );
+        }
+    }
 }

@@ -4,7 +4,8 @@
 use crate::common::{problem, TestApp, User};
 use crate::on_both_databases;
 use serde_json::{json, Value};
-use steward_server::app::{major, sla};
+use steward_server::app::{jobs, major, sla};
+use steward_store::jobs::{self as queue, NewJob};
 
 on_both_databases!(
     calendars_answer_working_days_and_due_times,
@@ -13,6 +14,7 @@ on_both_databases!(
     escalations_fire_once_and_survive_a_restart,
     two_nodes_escalate_each_clock_exactly_once,
     major_incident_runs_to_its_review,
+    the_job_queue_leases_retries_and_keeps_dead_jobs,
 );
 
 const CHINA: i64 = 1;
@@ -58,13 +60,14 @@ async fn calendars_answer_working_days_and_due_times(t: &TestApp) {
     assert_eq!(items.len(), 15);
     let day = |d: &str| items.iter().find(|i| i["date"] == d).unwrap().clone();
     assert_eq!(day("2025-09-27")["working"], false);
-    assert_eq!(day("2025-09-27")["reason"]["kind"], "weekend");
+    assert_eq!(day("2025-09-27")["reason"], "weekend");
     assert_eq!(day("2025-09-28")["working"], true);
-    assert_eq!(day("2025-09-28")["reason"]["kind"], "adjusted_workday");
+    assert_eq!(day("2025-09-28")["reason"], "adjusted_workday");
     assert_eq!(day("2025-10-01")["working"], false);
-    assert_eq!(day("2025-10-01")["reason"]["kind"], "holiday");
+    assert_eq!(day("2025-10-01")["reason"], "holiday");
+    assert_eq!(day("2025-10-01")["name"], "国庆节、中秋节");
     assert_eq!(day("2025-10-09")["working"], true);
-    assert_eq!(day("2025-10-11")["reason"]["kind"], "adjusted_workday");
+    assert_eq!(day("2025-10-11")["reason"], "adjusted_workday");
 
     // 8 business hours from Friday 17:00 before the National Day week: one hour on Friday,
     // seven on the adjusted working Sunday (09–12, 13–17).
@@ -208,8 +211,8 @@ async fn calendars_are_managed_and_exchanged_as_icalendar(t: &TestApp) {
         .json()
         .await
         .unwrap();
-    assert_eq!(days["items"][0]["reason"]["name"], "Year-end closing");
-    assert_eq!(days["items"][1]["reason"]["kind"], "holiday");
+    assert_eq!(days["items"][0]["name"], "Year-end closing");
+    assert_eq!(days["items"][1]["reason"], "holiday");
 
     // Built-in calendars are read-only.
     problem(
@@ -942,4 +945,116 @@ async fn major_incident_runs_to_its_review(t: &TestApp) {
         )
         .await;
     assert_eq!(res.status(), 200);
+}
+
+async fn the_job_queue_leases_retries_and_keeps_dead_jobs(t: &TestApp) {
+    let admin = t.user("admin@example.com", "admin", None, vec![]).await;
+    let manager = t
+        .user("sm@example.com", "service_manager", None, vec![])
+        .await;
+    let store = &t.app.store;
+    let now = steward_store::now_micros();
+    // A job of a kind no handler knows fails: retried later, then dead with its error.
+    let id = store
+        .write(move |ctx| {
+            Box::pin(async move {
+                let job = NewJob {
+                    kind: "test.unknown",
+                    payload: "{}".into(),
+                    dedupe_key: Some("once".into()),
+                    run_at: now,
+                    max_attempts: 2,
+                };
+                let first = queue::enqueue(&mut ctx.conn, &job, now).await?;
+                // The dedupe key keeps a second copy out.
+                let second = queue::enqueue(&mut ctx.conn, &job, now).await?;
+                assert!(second.is_none());
+                Ok::<_, steward_store::StoreError>(first.unwrap())
+            })
+        })
+        .await
+        .unwrap();
+
+    // Two nodes claim at once: one of them gets it.
+    let claim = |owner: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .write(move |ctx| {
+                    Box::pin(async move {
+                        let now = steward_store::now_micros();
+                        queue::claim(ctx, owner, now, now + 60_000_000, 10).await
+                    })
+                })
+                .await
+                .unwrap()
+        }
+    };
+    let (a, b) = tokio::join!(claim("node-a"), claim("node-b"));
+    let mine: Vec<_> = a.iter().chain(b.iter()).filter(|j| j.id == id).collect();
+    assert_eq!(mine.len(), 1, "one node holds the lease");
+    // Under lease nobody else claims it.
+    assert!(claim("node-c").await.iter().all(|j| j.id != id));
+    // The lease holder's work fails; the job waits for its retry.
+    let owner = if a.iter().any(|j| j.id == id) {
+        "node-a"
+    } else {
+        "node-b"
+    };
+    store
+        .write(move |ctx| {
+            Box::pin(async move {
+                let now = steward_store::now_micros();
+                queue::fail(&mut ctx.conn, id, owner, now, "boom", now - 1).await
+            })
+        })
+        .await
+        .unwrap();
+    // The worker runs what is due: the unknown kind fails its second and last attempt.
+    let ran = jobs::run_due(&t.app, "node-w").await.unwrap();
+    assert!(ran >= 1);
+    let list: Value = t
+        .get("/api/v1/jobs?status=dead", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let dead = list["items"].as_array().unwrap();
+    assert_eq!(dead.len(), 1, "{list}");
+    assert_eq!(dead[0]["kind"], "test.unknown");
+    assert_eq!(dead[0]["attempts"], 2);
+    assert!(dead[0]["last_error"]
+        .as_str()
+        .unwrap()
+        .contains("no handler"));
+    problem(t.get("/api/v1/jobs", &manager).await, 403, None).await;
+    problem(
+        t.get("/api/v1/jobs?status=lost", &admin).await,
+        422,
+        Some("status"),
+    )
+    .await;
+
+    // The recurring sweep exists once and is put back in the queue after each run.
+    jobs::ensure_recurring(&t.app).await.unwrap();
+    jobs::ensure_recurring(&t.app).await.unwrap();
+    jobs::run_due(&t.app, "node-w").await.unwrap();
+    let queued: Value = t
+        .get("/api/v1/jobs?status=queued", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let sweeps: Vec<&Value> = queued["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|j| j["kind"] == jobs::SLA_SWEEP)
+        .collect();
+    assert_eq!(sweeps.len(), 1);
+    assert!(
+        micros(sweeps[0]["run_at"].as_str().unwrap()) > now,
+        "rescheduled"
+    );
+    assert_eq!(sweeps[0]["attempts"], 0);
 }
