@@ -196,24 +196,6 @@ pub async fn list_agreements(conn: &mut AnyConnection) -> Result<Vec<Agreement>>
     Ok(list)
 }
 
-/// The active agreements of a kind, with services and targets: the candidates for a ticket.
-pub async fn active_agreements(conn: &mut AnyConnection, kind: &str) -> Result<Vec<Agreement>> {
-    let rows = sqlx::query(&format!(
-        "{AGREEMENT_COLUMNS} WHERE status = 'active' AND kind = $1 ORDER BY id"
-    ))
-    .bind(kind)
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut list = rows
-        .iter()
-        .map(agreement)
-        .collect::<sqlx::Result<Vec<_>>>()?;
-    for a in &mut list {
-        fill(conn, a).await?;
-    }
-    Ok(list)
-}
-
 pub async fn get_agreement(conn: &mut AnyConnection, id: i64) -> Result<Option<Agreement>> {
     let row = sqlx::query(&format!("{AGREEMENT_COLUMNS} WHERE id = $1"))
         .bind(id)

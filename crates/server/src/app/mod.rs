@@ -55,6 +55,7 @@ pub struct App {
     pub throttle: Arc<auth::LoginThrottle>,
     pub limits: Limits,
     pub calendars: Arc<calendars::CalendarCache>,
+    pub service_levels: Arc<sla::ConfigCache>,
 }
 
 impl App {
@@ -66,6 +67,7 @@ impl App {
             throttle: Arc::new(auth::LoginThrottle::default()),
             limits,
             calendars: Arc::new(calendars::CalendarCache::default()),
+            service_levels: Arc::new(sla::ConfigCache::default()),
         }
     }
 

@@ -116,29 +116,83 @@ fn specificity(a: &Agreement, t: &Ticket, today: &str) -> Option<u8> {
     }
 }
 
-/// The SLA and the OLA that govern the ticket now (each may be absent).
-pub async fn select_agreements(
-    conn: &mut AnyConnection,
-    t: &Ticket,
-    now: i64,
-) -> AppResult<Vec<Agreement>> {
-    let today = ts(now)
-        .to_zoned(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap_or(jiff::tz::TimeZone::UTC))
-        .date()
-        .to_string();
-    let mut chosen = Vec::new();
-    for kind in ["sla", "ola"] {
-        let best = store::active_agreements(conn, kind)
-            .await?
-            .into_iter()
-            .filter_map(|a| specificity(&a, t, &today).map(|s| (s, a)))
-            // Most specific first; among equals the oldest agreement.
-            .max_by(|(s1, a1), (s2, a2)| s1.cmp(s2).then(a2.id.cmp(&a1.id)));
-        if let Some((_, a)) = best {
-            chosen.push(a);
+/// The agreements and calendars, parsed, as they were at a stamp of their tables. Every ticket
+/// change needs them inside the single writer, so they are read once and reused until the
+/// stamp (one small query) shows a change, on this node or another.
+pub struct Config {
+    stamp: [i64; 4],
+    /// Every agreement, whatever its status, with services and targets.
+    agreements: Vec<Agreement>,
+    calendars: HashMap<i64, Arc<WorkingCalendar>>,
+}
+
+impl Config {
+    pub fn agreement(&self, id: i64) -> Option<&Agreement> {
+        self.agreements.iter().find(|a| a.id == id)
+    }
+
+    pub fn calendar(&self, id: i64) -> AppResult<Arc<WorkingCalendar>> {
+        self.calendars
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| AppError::Internal(format!("calendar {id} is missing")))
+    }
+
+    /// The SLA and the OLA that govern the ticket now (each may be absent).
+    pub fn select(&self, t: &Ticket, now: i64) -> Vec<&Agreement> {
+        let today = ts(now)
+            .to_zoned(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap_or(jiff::tz::TimeZone::UTC))
+            .date()
+            .to_string();
+        ["sla", "ola"]
+            .iter()
+            .filter_map(|kind| {
+                self.agreements
+                    .iter()
+                    .filter(|a| a.status == "active" && a.kind == *kind)
+                    .filter_map(|a| specificity(a, t, &today).map(|s| (s, a)))
+                    // Most specific first; among equals the oldest agreement.
+                    .max_by(|(s1, a1), (s2, a2)| s1.cmp(s2).then(a2.id.cmp(&a1.id)))
+                    .map(|(_, a)| a)
+            })
+            .collect()
+    }
+}
+
+/// The last [`Config`] read, shared by the requests of this node.
+#[derive(Default)]
+pub struct ConfigCache(std::sync::Mutex<Option<Arc<Config>>>);
+
+/// The current agreements and calendars, read again only when their tables changed.
+pub async fn config(app: &App, conn: &mut AnyConnection) -> AppResult<Arc<Config>> {
+    let row = sqlx::query(
+        "SELECT (SELECT COUNT(*) FROM slas), (SELECT COALESCE(MAX(updated_at), 0) FROM slas), \
+         (SELECT CAST(COALESCE(SUM(version), 0) AS BIGINT) FROM slas), \
+         (SELECT CAST(COALESCE(SUM(version), 0) + COUNT(*) AS BIGINT) FROM calendars)",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(steward_store::StoreError::from)?;
+    let stamp = [0, 1, 2, 3].map(|i| row.try_get::<i64, _>(i).unwrap_or(-1));
+    if let Ok(cached) = app.service_levels.0.lock() {
+        if let Some(c) = cached.as_ref().filter(|c| c.stamp == stamp) {
+            return Ok(c.clone());
         }
     }
-    Ok(chosen)
+    let agreements = store::list_agreements(conn).await?;
+    let mut calendars = HashMap::new();
+    for row in store::list_calendars(conn).await? {
+        calendars.insert(row.id, app.calendars.of_row(&row)?);
+    }
+    let config = Arc::new(Config {
+        stamp,
+        agreements,
+        calendars,
+    });
+    if let Ok(mut cached) = app.service_levels.0.lock() {
+        *cached = Some(config.clone());
+    }
+    Ok(config)
 }
 
 fn target_of(a: &Agreement, priority: i64, metric: &str) -> Option<i64> {
@@ -160,26 +214,6 @@ pub enum ClockEvent {
     StaffReplied,
 }
 
-struct Loaded {
-    calendars: HashMap<i64, Arc<WorkingCalendar>>,
-}
-
-impl Loaded {
-    async fn calendar(
-        &mut self,
-        app: &App,
-        conn: &mut AnyConnection,
-        id: i64,
-    ) -> AppResult<Arc<WorkingCalendar>> {
-        if let Some(c) = self.calendars.get(&id) {
-            return Ok(c.clone());
-        }
-        let c = app.calendars.get(conn, id).await?;
-        self.calendars.insert(id, c.clone());
-        Ok(c)
-    }
-}
-
 /// Brings the ticket's clocks in line with the ticket after a change (inside the change's
 /// transaction) and keeps `tickets.sla_due_at` current.
 pub async fn sync_clocks(
@@ -195,9 +229,7 @@ pub async fn sync_clocks(
     // A request waiting for its approval is not the service desk's to fulfil yet.
     let waiting = status == Status::Pending || t.approval_status.as_deref() == Some("pending");
     let now_ts = ts(now);
-    let mut loaded = Loaded {
-        calendars: HashMap::new(),
-    };
+    let config = config(app, conn).await?;
     let mut rows = store::clocks_of(conn, t.id).await?;
     let scope_changed = old.is_none_or(|o| {
         o.service_id != t.service_id
@@ -205,7 +237,7 @@ pub async fn sync_clocks(
             || o.team_id != t.team_id
     });
     if scope_changed && status.is_open() {
-        let agreements = select_agreements(conn, t, now).await?;
+        let agreements = config.select(t, now);
         // Clocks of agreements that no longer apply stop; their consumed time carries over.
         let mut carried: HashMap<&str, (i64, i64, String)> = HashMap::new();
         for row in rows.iter_mut() {
@@ -214,7 +246,7 @@ pub async fn sync_clocks(
             }
             let state: ClockState = row.state.parse().unwrap_or(ClockState::Cancelled);
             if matches!(state, ClockState::Running | ClockState::Paused) {
-                let cal = loaded.calendar(app, conn, row.calendar_id).await?;
+                let cal = config.calendar(row.calendar_id)?;
                 let mut clock = to_clock(row);
                 let elapsed = clock.elapsed_at(&cal, now_ts);
                 let metric = if row.metric == RESPONSE {
@@ -240,7 +272,7 @@ pub async fn sync_clocks(
                 let Some(target) = target_of(a, t.priority, metric) else {
                     continue;
                 };
-                let cal = loaded.calendar(app, conn, a.calendar_id).await?;
+                let cal = config.calendar(a.calendar_id)?;
                 let mut clock = Clock::start(now_ts, target);
                 if let Some((elapsed, paused, _)) = carried.get(metric) {
                     clock.elapsed_secs = *elapsed;
@@ -280,24 +312,16 @@ pub async fn sync_clocks(
         }
     }
     // Now the status, priority and reply rules, clock by clock.
-    let mut warn_of: HashMap<i64, i64> = HashMap::new();
     for row in rows.iter_mut() {
         let state: ClockState = row.state.parse().unwrap_or(ClockState::Cancelled);
         if state == ClockState::Cancelled {
             continue;
         }
-        let cal = loaded.calendar(app, conn, row.calendar_id).await?;
-        let warn = match warn_of.get(&row.sla_id) {
-            Some(w) => *w,
-            None => {
-                let w = store::get_agreement(conn, row.sla_id)
-                    .await?
-                    .map(|a| a.warn_per_mille)
-                    .unwrap_or(750);
-                warn_of.insert(row.sla_id, w);
-                w
-            }
-        };
+        let cal = config.calendar(row.calendar_id)?;
+        let warn = config
+            .agreement(row.sla_id)
+            .map(|a| a.warn_per_mille)
+            .unwrap_or(750);
         let before = row.clone();
         let mut clock = to_clock(row);
         let is_response = row.metric == RESPONSE;
@@ -336,9 +360,8 @@ pub async fn sync_clocks(
             clock.stop(&cal, now_ts);
         }
         if old.is_some_and(|o| o.priority != t.priority) && clock.state != ClockState::Met {
-            let agreement = store::get_agreement(conn, row.sla_id).await?;
-            if let Some(target) = agreement
-                .as_ref()
+            if let Some(target) = config
+                .agreement(row.sla_id)
                 .and_then(|a| target_of(a, t.priority, &row.metric))
             {
                 clock.rebaseline(&cal, now_ts, target);
@@ -570,10 +593,11 @@ async fn escalate(
     if row.next_escalation_at.is_none_or(|n| n > now) {
         return Ok((0, 0));
     }
-    let Some(agreement) = store::get_agreement(&mut ctx.conn, row.sla_id).await? else {
+    let config = config(app, &mut ctx.conn).await?;
+    let Some(agreement) = config.agreement(row.sla_id) else {
         return Ok((0, 0));
     };
-    let cal = app.calendars.get(&mut ctx.conn, row.calendar_id).await?;
+    let cal = config.calendar(row.calendar_id)?;
     let clock = to_clock(&row);
     let now_ts = ts(now);
     let elapsed = clock.elapsed_at(&cal, now_ts);
@@ -746,18 +770,19 @@ async fn rebaseline_after_escalation(
     now: i64,
 ) -> AppResult<()> {
     let rows = store::clocks_of(&mut ctx.conn, t.id).await?;
+    let config = config(app, &mut ctx.conn).await?;
     let now_ts = ts(now);
     let mut earliest: Option<i64> = None;
     for mut row in rows {
         if row.state != ClockState::Running.as_str() && row.state != ClockState::Paused.as_str() {
             continue;
         }
-        let Some(a) = store::get_agreement(&mut ctx.conn, row.sla_id).await? else {
+        let Some(a) = config.agreement(row.sla_id) else {
             continue;
         };
-        let cal = app.calendars.get(&mut ctx.conn, row.calendar_id).await?;
+        let cal = config.calendar(row.calendar_id)?;
         let mut clock = to_clock(&row);
-        if let Some(target) = target_of(&a, t.priority, &row.metric) {
+        if let Some(target) = target_of(a, t.priority, &row.metric) {
             if target != clock.target_secs {
                 clock.rebaseline(&cal, now_ts, target);
                 row.baseline += 1;
