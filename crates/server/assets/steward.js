@@ -79,4 +79,25 @@
       });
     });
   });
+
+  // SLA due times count down live: "in 2 h 05 min" or "15 min overdue", wall-clock time.
+  function countdowns() {
+    var now = Date.now();
+    document.querySelectorAll(".countdown[data-due]").forEach(function (el) {
+      var due = Date.parse(el.getAttribute("data-due"));
+      if (isNaN(due)) return;
+      var mins = Math.round(Math.abs(due - now) / 60000);
+      var d = Math.floor(mins / 1440), h = Math.floor((mins % 1440) / 60), m = mins % 60;
+      var text = d > 0 ? d + " " + el.dataset.d + " " + h + " " + el.dataset.h
+        : h > 0 ? h + " " + el.dataset.h + " " + (m < 10 ? "0" : "") + m + " " + el.dataset.m
+        : m + " " + el.dataset.m;
+      var over = due <= now;
+      el.textContent = (over ? el.dataset.over : el.dataset.in).replace("%s", text);
+      el.classList.toggle("overdue", over);
+    });
+  }
+  ready(function () {
+    countdowns();
+    setInterval(countdowns, 30000);
+  });
 })();

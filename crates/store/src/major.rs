@@ -257,3 +257,36 @@ pub async fn affected_organizations(conn: &mut AnyConnection, ticket_id: i64) ->
         .collect::<sqlx::Result<_>>()
         .map_err(Into::into)
 }
+
+/// Open major incidents, newest first, with the organisations they affect: their own and their
+/// children's requesters' organisations and the customers of their service.
+pub async fn open_with_organizations(conn: &mut AnyConnection) -> Result<Vec<(i64, Vec<i64>)>> {
+    let rows = sqlx::query(
+        "SELECT m.ticket_id FROM major_incidents m JOIN tickets t ON t.id = m.ticket_id \
+         WHERE t.status IN ('new', 'assigned', 'in_progress', 'pending') ORDER BY m.declared_at DESC LIMIT 20",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let ids: Vec<i64> = rows
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<sqlx::Result<_>>()?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let mut orgs = affected_organizations(conn, id).await?;
+        let rows = sqlx::query(
+            "SELECT c.organization_id FROM service_customers c JOIN tickets t ON t.service_id = c.service_id \
+             WHERE t.id = $1",
+        )
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?;
+        for r in &rows {
+            orgs.push(r.try_get(0)?);
+        }
+        orgs.sort_unstable();
+        orgs.dedup();
+        out.push((id, orgs));
+    }
+    Ok(out)
+}

@@ -121,3 +121,19 @@ pub async fn post_update(
         Json(major::post_update(&s.app, &actor, id, input).await?),
     ))
 }
+
+#[derive(Serialize, ToSchema)]
+pub struct AnnouncementList {
+    pub items: Vec<crate::app::major::AnnouncementView>,
+}
+
+#[utoipa::path(get, path = "/api/v1/major-incidents", tag = "major incidents",
+    responses((status = 200, body = AnnouncementList)))]
+pub async fn announcements(
+    State(s): State<AppState>,
+    ApiActor(actor): ApiActor,
+) -> Result<Json<AnnouncementList>, Problem> {
+    Ok(Json(AnnouncementList {
+        items: major::announcements(&s.app, &actor).await?,
+    }))
+}

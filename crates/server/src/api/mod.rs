@@ -56,7 +56,7 @@ pub fn query_params<T: serde::de::DeserializeOwned>(raw: Option<&str>) -> Result
         service_levels::list_notifications, service_levels::mark_read, service_levels::mark_all_read,
         service_levels::list_jobs,
         major::declare, major::get, major::acknowledge, major::page, major::attach_child, major::review,
-        major::status_updates, major::post_update,
+        major::status_updates, major::post_update, major::announcements,
     ),
     components(schemas(Problem)),
     modifiers(&BearerAuth),
@@ -207,6 +207,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/api/v1/tickets/{id}/major/review",
             axum::routing::put(major::review),
         )
+        .route("/api/v1/major-incidents", get(major::announcements))
         .route(
             "/api/v1/tickets/{id}/status-updates",
             get(major::status_updates).post(major::post_update),

@@ -778,3 +778,50 @@ pub async fn sweep_unanswered(app: &App, now: i64) -> AppResult<usize> {
     }
     Ok(reported)
 }
+
+/// A major incident as the service status shows it to customers: what is affected and the
+/// communication log, nothing of the ticket's internals.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AnnouncementView {
+    pub ticket_id: i64,
+    pub number: String,
+    pub title: String,
+    pub status: String,
+    pub declared_at: String,
+    /// Newest first.
+    pub updates: Vec<StatusUpdateView>,
+}
+
+/// Open major incidents that concern the actor: all of them for staff, those affecting the
+/// requester's organisation (its tickets, its children's, or its service's customers) for
+/// requesters.
+pub async fn announcements(app: &App, actor: &Actor) -> AppResult<Vec<AnnouncementView>> {
+    let mut conn = app.read().await?;
+    let staff = actor.role.is_staff();
+    let mut out = Vec::new();
+    for (id, orgs) in store::open_with_organizations(&mut conn).await? {
+        let concerns = staff || actor.organization_id.is_some_and(|o| orgs.contains(&o));
+        if !concerns {
+            continue;
+        }
+        let (Some(t), Some(m)) = (
+            tickets::get(&mut conn, &Scope::All, id).await?,
+            store::get(&mut conn, id).await?,
+        ) else {
+            continue;
+        };
+        out.push(AnnouncementView {
+            ticket_id: id,
+            number: t.number,
+            title: t.title,
+            status: t.status,
+            declared_at: instant(m.declared_at),
+            updates: store::updates(&mut conn, id)
+                .await?
+                .iter()
+                .map(update_view)
+                .collect(),
+        });
+    }
+    Ok(out)
+}

@@ -62,6 +62,8 @@ const DUE_WITHIN: &[&str] = &["", "0", "1", "4", "8", "24"];
 #[template(path = "desk.html")]
 struct DeskPage {
     c: Chrome,
+    /// Open major incidents, shown above the queue.
+    announcements: Vec<crate::app::major::AnnouncementView>,
     queues: Vec<Queue>,
     /// The active queue's key ("" while searching).
     queue: String,
@@ -316,6 +318,7 @@ async fn desk_page(s: &AppState, u: &WebUser, p: DeskParams) -> Result<Response,
     Ok(render(
         StatusCode::OK,
         &DeskPage {
+            announcements: crate::app::major::announcements(app, actor).await?,
             sorts,
             dues,
             now: crate::app::now(),

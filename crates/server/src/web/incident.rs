@@ -37,6 +37,8 @@ pub struct ClockLine {
     pub sla_name: String,
     pub status: String,
     pub due: String,
+    /// RFC 3339, for the live countdown of a running clock.
+    pub due_at: Option<String>,
     pub target: String,
     pub elapsed: String,
     pub paused: String,
@@ -104,6 +106,7 @@ fn clock_line(c: &Chrome, v: &ClockView) -> ClockLine {
             .and_then(parse_instant)
             .map(|m| c.time_micros(m))
             .unwrap_or_default(),
+        due_at: v.due_at.clone().filter(|_| v.status == "running"),
         target: duration(c, v.target_minutes),
         elapsed: duration(c, v.elapsed_minutes),
         paused: duration(c, v.paused_minutes),

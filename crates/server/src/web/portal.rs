@@ -41,6 +41,8 @@ struct PortalParams {
 #[template(path = "portal.html")]
 struct PortalPage {
     c: Chrome,
+    /// Open major incidents affecting the requester's organisation.
+    announcements: Vec<crate::app::major::AnnouncementView>,
     tickets: Vec<TicketView>,
     show_all: bool,
     me: i64,
@@ -77,6 +79,7 @@ async fn portal(State(s): State<AppState>, u: WebUser, Query(p): Query<PortalPar
             StatusCode::OK,
             &PortalPage {
                 c: Chrome::new(&u, "portal"),
+                announcements: crate::app::major::announcements(&s.app, &u.actor).await?,
                 tickets: page.items,
                 show_all,
                 me: u.actor.user_id,

@@ -880,6 +880,33 @@ async fn major_incident_runs_to_its_review(t: &TestApp) {
         .unwrap();
     assert_eq!(notes["items"][0]["kind"], "major_incident_update");
 
+    // The service status: customers of the affected organisation see it, others do not.
+    let outsider_org = t.org("Elsewhere", false).await;
+    let outsider = t
+        .user("out@example.com", "requester", Some(outsider_org), vec![])
+        .await;
+    let colleague = t
+        .user("colleague@example.com", "requester", Some(org), vec![])
+        .await;
+    let status: Value = t
+        .get("/api/v1/major-incidents", &colleague)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["items"][0]["number"], main["number"]);
+    assert_eq!(
+        status["items"][0]["updates"][0]["body"],
+        "Database failover in progress"
+    );
+    let status: Value = t
+        .get("/api/v1/major-incidents", &outsider)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(status["items"].as_array().unwrap().is_empty());
+
     // Resolving resolves the child; closing waits for the review.
     let res = t
         .patch(
@@ -945,6 +972,16 @@ async fn major_incident_runs_to_its_review(t: &TestApp) {
         )
         .await;
     assert_eq!(res.status(), 200);
+    let status: Value = t
+        .get("/api/v1/major-incidents", &colleague)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        status["items"].as_array().unwrap().is_empty(),
+        "over once closed"
+    );
 }
 
 async fn the_job_queue_leases_retries_and_keeps_dead_jobs(t: &TestApp) {
