@@ -949,6 +949,79 @@ pub async fn request_type_with_service(
     ))
 }
 
+/// Whether the actor may look people up (staff who assign, route or read every ticket).
+fn may_look_up_users(actor: &Actor) -> bool {
+    actor.can(Capability::ManageAccounts)
+        || actor.can(Capability::WorkTickets)
+        || actor.can(Capability::SeeAllTickets)
+}
+
+/// Whether the actor may name this user in a request form's user field: staff who may look
+/// people up name any active user; anyone else themselves or an active member of their
+/// organisation.
+fn may_name(actor: &Actor, u: &accounts::User) -> bool {
+    u.active
+        && (may_look_up_users(actor)
+            || u.id == actor.user_id
+            || (actor.organization_id.is_some() && u.organization_id == actor.organization_id))
+}
+
+/// The people the actor may name in a request form's user field (see `may_name`), the actor
+/// first, then by name; at most 500.
+pub async fn nameable_users(app: &App, actor: &Actor) -> AppResult<Vec<(i64, String)>> {
+    let mut conn = app.read().await?;
+    let mut filter = accounts::UserFilter {
+        limit: 500,
+        ..Default::default()
+    };
+    if !may_look_up_users(actor) {
+        match actor.organization_id {
+            Some(o) => filter.organization_id = Some(o),
+            None => return Ok(vec![(actor.user_id, actor.name.clone())]),
+        }
+    }
+    let mut users: Vec<(i64, String)> = accounts::list_users(&mut conn, &filter)
+        .await?
+        .iter()
+        .filter(|u| may_name(actor, u))
+        .map(|u| (u.id, u.name.clone()))
+        .collect();
+    users.sort_by(|a, b| {
+        (a.0 != actor.user_id)
+            .cmp(&(b.0 != actor.user_id))
+            .then_with(|| a.1.cmp(&b.1))
+    });
+    Ok(users)
+}
+
+/// The names of the people a record's user answers name, by id, for showing the answers of
+/// a request the actor has already read (ticket or approval); unknown ids are left out.
+pub async fn answer_user_names(
+    app: &App,
+    form: &[FormField],
+    answers: Option<&serde_json::Value>,
+) -> AppResult<std::collections::HashMap<i64, String>> {
+    let mut names = std::collections::HashMap::new();
+    let Some(serde_json::Value::Object(m)) = answers else {
+        return Ok(names);
+    };
+    let ids: Vec<i64> = form
+        .iter()
+        .filter(|f| f.kind == FieldKind::User)
+        .filter_map(|f| m.get(&f.key).and_then(serde_json::Value::as_i64))
+        .collect();
+    if ids.is_empty() {
+        return Ok(names);
+    }
+    let mut conn = app.read().await?;
+    for id in ids {
+        if let Some(u) = accounts::get_user(&mut conn, id).await? {
+            names.insert(id, u.name);
+        }
+    }
+    Ok(names)
+}
+
 // --- submitting a request ---
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -1003,7 +1076,7 @@ pub async fn submit_request(
             if let Some(form::Answer::Integer(u)) = answers.get(&f.key) {
                 accounts::get_user(&mut conn, *u)
                     .await?
-                    .filter(|u| u.active)
+                    .filter(|u| may_name(actor, u))
                     .ok_or_else(|| {
                         AppError::invalid(&format!("answers.{}", f.key), "no such active user")
                     })?;

@@ -5,6 +5,7 @@
 use super::form::{self, Fields};
 use super::session::WebUser;
 use super::{describe, finish, render, see_other, status_of, Chrome};
+use crate::app::accounts;
 use crate::app::approvals::{self, ApprovalView, DecisionInput};
 use crate::app::attachments;
 use crate::app::catalogue::{
@@ -22,8 +23,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
+use std::collections::HashMap;
 use steward_core::form::{Answer, Answers, ChoiceOption, FieldKind, FormField};
 use steward_core::Capability;
+use steward_store::accounts::UserFilter;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -59,11 +62,13 @@ fn zh(u: &WebUser) -> bool {
 }
 
 /// The answers of a request as (label, value) rows in the form's order and the reader's
-/// language, choices shown by their labels. Keys the form no longer has come last, as keys.
+/// language, choices shown by their labels and users by their names (`names`, by id).
+/// Keys the form no longer has come last, as keys.
 pub fn answer_rows(
     form: &[steward_core::form::FormField],
     answers: Option<&serde_json::Value>,
     zh: bool,
+    names: &HashMap<i64, String>,
 ) -> Vec<(String, String)> {
     let Some(serde_json::Value::Object(m)) = answers else {
         return vec![];
@@ -82,6 +87,12 @@ pub fn answer_rows(
                 .unwrap_or_else(|| s.to_string())
         };
         match v {
+            serde_json::Value::Number(n) if field.is_some_and(|f| f.kind == FieldKind::User) => {
+                match n.as_i64().and_then(|id| names.get(&id)) {
+                    Some(name) => name.clone(),
+                    None => format!("#{n}"),
+                }
+            }
             serde_json::Value::String(s) => label_of(s),
             serde_json::Value::Array(a) => a
                 .iter()
@@ -108,6 +119,19 @@ pub fn answer_rows(
     rows
 }
 
+/// The labelled answers of a request, with the names of the people its user fields name.
+async fn labelled_answers(
+    app: &crate::app::App,
+    form: &[FormField],
+    answers: Option<&serde_json::Value>,
+    zh: bool,
+) -> Vec<(String, String)> {
+    let names = catalogue::answer_user_names(app, form, answers)
+        .await
+        .unwrap_or_default();
+    answer_rows(form, answers, zh, &names)
+}
+
 /// The labelled answers of a ticket made from a request type the actor can read.
 pub async fn ticket_answers(
     app: &crate::app::App,
@@ -122,10 +146,181 @@ pub async fn ticket_answers(
             .unwrap_or_default(),
         None => return vec![],
     };
-    answer_rows(&form, t.form_answers.as_ref(), zh)
+    labelled_answers(app, &form, t.form_answers.as_ref(), zh).await
 }
 
 // --- admin ---
+
+/// One entry of a select or checkbox list of records.
+struct Pick {
+    id: i64,
+    label: String,
+    on: bool,
+}
+
+/// Picks from (id, label) pairs, marking the chosen ones; a chosen id the list lacks (a
+/// record the list leaves out) is kept, shown by its id, so that saving does not drop it.
+fn picks(items: Vec<(i64, String)>, chosen: &[i64]) -> Vec<Pick> {
+    let mut out: Vec<Pick> = items
+        .into_iter()
+        .map(|(id, label)| Pick {
+            id,
+            label,
+            on: chosen.contains(&id),
+        })
+        .collect();
+    for id in chosen {
+        if !out.iter().any(|p| p.id == *id) {
+            out.push(Pick {
+                id: *id,
+                label: format!("#{id}"),
+                on: true,
+            });
+        }
+    }
+    out
+}
+
+/// Ids of a select or checkbox field as typed, ignoring anything that is not an id (for
+/// showing a form again; saving reads them strictly).
+fn typed_ids(f: &Fields, name: &str) -> Vec<i64> {
+    f.all(name)
+        .into_iter()
+        .filter_map(|v| v.trim().parse().ok())
+        .collect()
+}
+
+/// Active staff, labelled with their role, for the owner select and the approver list;
+/// inactive ones only when already chosen.
+async fn staff_items(
+    s: &AppState,
+    u: &WebUser,
+    chosen: &[i64],
+) -> Result<Vec<(i64, String)>, AppError> {
+    let filter = UserFilter {
+        staff_only: true,
+        limit: 500,
+        ..Default::default()
+    };
+    let mut users = accounts::list_users(&s.app, &u.actor, filter).await?;
+    users.retain(|x| x.active || chosen.contains(&x.id));
+    users.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(users
+        .into_iter()
+        .map(|x| {
+            let mut label = format!("{} · {}", x.name, super::label(u.lang, "role", &x.role));
+            if !x.active {
+                label.push_str(&format!(" · {}", u.lang.t("catalogue-user-inactive")));
+            }
+            (x.id, label)
+        })
+        .collect())
+}
+
+/// What a service form shows: a service's values, or what was typed.
+#[derive(Default)]
+struct ServiceValues {
+    code: String,
+    name_zh: String,
+    name_en: String,
+    description_zh: String,
+    description_en: String,
+    lifecycle: String,
+    owner_id: Option<i64>,
+    team_id: Option<i64>,
+    customer_ids: Vec<i64>,
+    related_ids: Vec<i64>,
+}
+
+impl ServiceValues {
+    fn from_view(v: &ServiceView) -> ServiceValues {
+        ServiceValues {
+            code: v.code.clone(),
+            name_zh: v.name_zh.clone(),
+            name_en: v.name_en.clone(),
+            description_zh: v.description_zh.clone(),
+            description_en: v.description_en.clone(),
+            lifecycle: v.lifecycle.clone(),
+            owner_id: v.owner_id,
+            team_id: v.team_id,
+            customer_ids: v.customer_ids.clone(),
+            related_ids: v.related_ids.clone(),
+        }
+    }
+
+    fn from_fields(f: &Fields) -> ServiceValues {
+        ServiceValues {
+            code: f.get("code").into(),
+            name_zh: f.get("name_zh").into(),
+            name_en: f.get("name_en").into(),
+            description_zh: f.get("description_zh").into(),
+            description_en: f.get("description_en").into(),
+            lifecycle: f.get("lifecycle").into(),
+            owner_id: typed_ids(f, "owner_id").first().copied(),
+            team_id: typed_ids(f, "team_id").first().copied(),
+            customer_ids: typed_ids(f, "customer_ids"),
+            related_ids: typed_ids(f, "related_ids"),
+        }
+    }
+}
+
+/// The choices of a service form: owners, teams, customer organisations, other services.
+struct ServiceChoices {
+    owners: Vec<Pick>,
+    teams: Vec<Pick>,
+    customers: Vec<Pick>,
+    related: Vec<Pick>,
+}
+
+async fn service_choices(
+    s: &AppState,
+    u: &WebUser,
+    v: &ServiceValues,
+    this: Option<i64>,
+) -> Result<ServiceChoices, AppError> {
+    let owner: Vec<i64> = v.owner_id.into_iter().collect();
+    let team: Vec<i64> = v.team_id.into_iter().collect();
+    let teams = accounts::list_teams(&s.app, &u.actor)
+        .await?
+        .into_iter()
+        .map(|t| (t.id, t.name))
+        .collect();
+    let orgs = accounts::list_orgs(&s.app, &u.actor)
+        .await?
+        .into_iter()
+        .map(|o| (o.id, o.name))
+        .collect();
+    let zh = zh(u);
+    let services = catalogue::list_services(&s.app, &u.actor)
+        .await?
+        .into_iter()
+        .filter(|x| Some(x.id) != this)
+        .map(|x| (x.id, format!("{} · {}", x.code, x.name(&zh))))
+        .collect();
+    Ok(ServiceChoices {
+        owners: picks(staff_items(s, u, &owner).await?, &owner),
+        teams: picks(teams, &team),
+        customers: picks(orgs, &v.customer_ids),
+        related: picks(services, &v.related_ids),
+    })
+}
+
+/// Reads the ids of a service form strictly: anything but an id is an error naming the field.
+struct ServiceRefs {
+    owner_id: Option<i64>,
+    team_id: Option<i64>,
+    customer_ids: Vec<i64>,
+    related_ids: Vec<i64>,
+}
+
+fn service_refs(f: &Fields) -> Result<ServiceRefs, AppError> {
+    Ok(ServiceRefs {
+        owner_id: f.id("owner_id")?,
+        team_id: f.id("team_id")?,
+        customer_ids: f.ids("customer_ids")?,
+        related_ids: f.ids("related_ids")?,
+    })
+}
 
 #[derive(Template)]
 #[template(path = "catalogue_services.html")]
@@ -134,26 +329,42 @@ struct ServicesPage {
     services: Vec<ServiceView>,
     zh: bool,
     lifecycles: Vec<&'static str>,
+    v: ServiceValues,
+    ch: ServiceChoices,
     error: Option<String>,
+    error_field: String,
 }
 
 fn require_manager(u: &WebUser) -> Result<(), AppError> {
     u.actor.require(Capability::ManageServiceLevels)
 }
 
+async fn services_page(
+    s: &AppState,
+    u: &WebUser,
+    v: ServiceValues,
+    error: Option<&AppError>,
+) -> Result<ServicesPage, AppError> {
+    let services = catalogue::list_services(&s.app, &u.actor).await?;
+    let ch = service_choices(s, u, &v, None).await?;
+    Ok(ServicesPage {
+        c: Chrome::new(u, "catalogue"),
+        services,
+        zh: zh(u),
+        lifecycles: LIFECYCLES.to_vec(),
+        v,
+        ch,
+        error: error.map(|e| catalogue_error(u, e, &[])),
+        error_field: error.map(super::portal::error_field).unwrap_or_default(),
+    })
+}
+
 async fn admin_services(State(s): State<AppState>, u: WebUser) -> Response {
     let r = async {
         require_manager(&u)?;
-        let services = catalogue::list_services(&s.app, &u.actor).await?;
         Ok(render(
             StatusCode::OK,
-            &ServicesPage {
-                c: Chrome::new(&u, "catalogue"),
-                services,
-                zh: zh(&u),
-                lifecycles: LIFECYCLES.to_vec(),
-                error: None,
-            },
+            &services_page(&s, &u, ServiceValues::default(), None).await?,
         ))
     }
     .await;
@@ -169,33 +380,29 @@ async fn admin_create_service(
     let r = async {
         form::check(&u, &headers, &f)?;
         require_manager(&u)?;
-        let input = ServiceInput {
-            code: f.get("code").into(),
-            name_zh: f.get("name_zh").into(),
-            name_en: f.get("name_en").into(),
-            description_zh: f.get("description_zh").into(),
-            description_en: f.get("description_en").into(),
-            owner_id: None,
-            team_id: f.id("team_id")?,
-            lifecycle: f.opt("lifecycle"),
-            customer_ids: vec![],
-            related_ids: vec![],
-        };
-        match catalogue::create_service(&s.app, &u.actor, input, None).await {
+        let result = async {
+            let refs = service_refs(&f)?;
+            let input = ServiceInput {
+                code: f.get("code").into(),
+                name_zh: f.get("name_zh").into(),
+                name_en: f.get("name_en").into(),
+                description_zh: f.get("description_zh").into(),
+                description_en: f.get("description_en").into(),
+                owner_id: refs.owner_id,
+                team_id: refs.team_id,
+                lifecycle: f.opt("lifecycle"),
+                customer_ids: refs.customer_ids,
+                related_ids: refs.related_ids,
+            };
+            catalogue::create_service(&s.app, &u.actor, input, None).await
+        }
+        .await;
+        match result {
             Ok(v) => Ok(see_other(&format!("/admin/services/{}", v.id))),
             Err(e @ AppError::Forbidden(_)) => Err(e),
             Err(e) => {
-                let services = catalogue::list_services(&s.app, &u.actor).await?;
-                Ok(render(
-                    status_of(&e),
-                    &ServicesPage {
-                        c: Chrome::new(&u, "catalogue"),
-                        services,
-                        zh: zh(&u),
-                        lifecycles: LIFECYCLES.to_vec(),
-                        error: Some(describe(u.lang, &e)),
-                    },
-                ))
+                let page = services_page(&s, &u, ServiceValues::from_fields(&f), Some(&e)).await?;
+                Ok(render(status_of(&e), &page))
             }
         }
     }
@@ -211,47 +418,86 @@ struct ServicePage {
     types: Vec<RequestTypeView>,
     zh: bool,
     lifecycles: Vec<&'static str>,
-    customers: String,
-    related: String,
+    v: ServiceValues,
+    version: i64,
+    ch: ServiceChoices,
     error: Option<String>,
+    error_field: String,
+    /// What the "add request type" form had when adding failed: (name_zh, name_en), error.
+    new_type: (String, String),
+    type_error: Option<String>,
 }
 
-fn ids_text(v: &[i64]) -> String {
-    v.iter()
-        .map(|i| i.to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn parse_ids(field: &str, s: &str) -> Result<Vec<i64>, AppError> {
-    s.split([',', ' '])
-        .filter(|p| !p.trim().is_empty())
-        .map(|p| {
-            p.trim()
-                .parse()
-                .map_err(|_| AppError::invalid(field, "must be a number"))
-        })
-        .collect()
-}
-
+/// The service page: the saved service, or (`typed`) the form as submitted with its version,
+/// when a save failed for a reason other than a newer version.
 async fn service_page(
     s: &AppState,
     u: &WebUser,
     id: i64,
-    error: Option<String>,
+    typed: Option<&Fields>,
+    error: Option<&AppError>,
 ) -> Result<ServicePage, AppError> {
     let sv = catalogue::get_service(&s.app, &u.actor, id).await?;
     let types = catalogue::list_request_types(&s.app, &u.actor, id).await?;
+    let (v, version) = match typed {
+        Some(f) => (
+            ServiceValues::from_fields(f),
+            f.version().unwrap_or(sv.version),
+        ),
+        None => (ServiceValues::from_view(&sv), sv.version),
+    };
+    let ch = service_choices(s, u, &v, Some(id)).await?;
     Ok(ServicePage {
         c: Chrome::new(u, "catalogue"),
-        customers: ids_text(&sv.customer_ids),
-        related: ids_text(&sv.related_ids),
         s: sv,
         types,
         zh: zh(u),
         lifecycles: LIFECYCLES.to_vec(),
-        error,
+        v,
+        version,
+        ch,
+        error: error.map(|e| catalogue_error(u, e, &[])),
+        error_field: error.map(super::portal::error_field).unwrap_or_default(),
+        new_type: Default::default(),
+        type_error: None,
     })
+}
+
+/// What went wrong with a catalogue form, in the user's language: the catalogue's own
+/// rules get their own words, a newer version is explained, and a request form's answer is
+/// named by its field's label.
+fn catalogue_error(u: &WebUser, e: &AppError, form: &[FormField]) -> String {
+    let key = match e {
+        AppError::Stale => Some("catalogue-stale"),
+        AppError::Invalid { field, message } => match (field.as_str(), message.as_str()) {
+            ("code", m) if m.starts_with("must be letters") => Some("catalogue-invalid-code"),
+            ("code", "a service with this code exists") => Some("catalogue-code-taken"),
+            ("approval_rule", m) if m.starts_with("team_lead needs") => {
+                Some("catalogue-team-lead-needs-team")
+            }
+            ("approver_ids", m) if m.starts_with("is required") => {
+                Some("catalogue-approvers-required")
+            }
+            ("request_type_id", "nobody can approve this request") => {
+                Some("catalogue-nobody-approves")
+            }
+            _ => None,
+        },
+        _ => None,
+    };
+    if let Some(key) = key {
+        return u.lang.t(key);
+    }
+    if let AppError::Invalid { field, message } = e {
+        let answer = field
+            .strip_prefix("answers.")
+            .and_then(|k| form.iter().find(|f| f.key == k));
+        if let Some(f) = answer {
+            let label = if zh(u) { &f.label_zh } else { &f.label_en };
+            return describe(u.lang, &AppError::invalid(label, message.clone()));
+        }
+    }
+    describe(u.lang, e)
 }
 
 async fn admin_service(State(s): State<AppState>, u: WebUser, Path(id): Path<i64>) -> Response {
@@ -259,7 +505,7 @@ async fn admin_service(State(s): State<AppState>, u: WebUser, Path(id): Path<i64
         require_manager(&u)?;
         Ok(render(
             StatusCode::OK,
-            &service_page(&s, &u, id, None).await?,
+            &service_page(&s, &u, id, None, None).await?,
         ))
     }
     .await;
@@ -275,23 +521,30 @@ async fn admin_update_service(
 ) -> Response {
     let r = async {
         form::check(&u, &headers, &f)?;
-        let patch = ServicePatch {
-            code: Some(f.get("code").into()),
-            name_zh: Some(f.get("name_zh").into()),
-            name_en: Some(f.get("name_en").into()),
-            description_zh: Some(f.get("description_zh").into()),
-            description_en: Some(f.get("description_en").into()),
-            owner_id: Some(f.id("owner_id")?),
-            team_id: Some(f.id("team_id")?),
-            lifecycle: f.opt("lifecycle"),
-            customer_ids: Some(parse_ids("customer_ids", f.get("customer_ids"))?),
-            related_ids: Some(parse_ids("related_ids", f.get("related_ids"))?),
-        };
-        match catalogue::update_service(&s.app, &u.actor, id, patch, f.version()).await {
+        let result = async {
+            let refs = service_refs(&f)?;
+            let patch = ServicePatch {
+                code: Some(f.get("code").into()),
+                name_zh: Some(f.get("name_zh").into()),
+                name_en: Some(f.get("name_en").into()),
+                description_zh: Some(f.get("description_zh").into()),
+                description_en: Some(f.get("description_en").into()),
+                owner_id: Some(refs.owner_id),
+                team_id: Some(refs.team_id),
+                lifecycle: f.opt("lifecycle"),
+                customer_ids: Some(refs.customer_ids),
+                related_ids: Some(refs.related_ids),
+            };
+            catalogue::update_service(&s.app, &u.actor, id, patch, f.version()).await
+        }
+        .await;
+        match result {
             Ok(_) => Ok(see_other(&format!("/admin/services/{id}"))),
             Err(e @ (AppError::Forbidden(_) | AppError::NotFound)) => Err(e),
             Err(e) => {
-                let page = service_page(&s, &u, id, Some(describe(u.lang, &e))).await?;
+                // A newer version: show it, not the stale form.
+                let typed = (!matches!(e, AppError::Stale)).then_some(&f);
+                let page = service_page(&s, &u, id, typed, Some(&e)).await?;
                 Ok(render(status_of(&e), &page))
             }
         }
@@ -323,7 +576,9 @@ async fn admin_create_request_type(
             Ok(v) => Ok(see_other(&format!("/admin/request-types/{}", v.id))),
             Err(e @ (AppError::Forbidden(_) | AppError::NotFound)) => Err(e),
             Err(e) => {
-                let page = service_page(&s, &u, id, Some(describe(u.lang, &e))).await?;
+                let mut page = service_page(&s, &u, id, None, None).await?;
+                page.new_type = (f.get("name_zh").into(), f.get("name_en").into());
+                page.type_error = Some(catalogue_error(&u, &e, &[]));
                 Ok(render(status_of(&e), &page))
             }
         }
@@ -332,8 +587,9 @@ async fn admin_create_request_type(
     finish(&u, r)
 }
 
-/// One row of the form builder.
+/// One row of the form builder, as its inputs show it.
 struct FieldRow {
+    order: String,
     key: String,
     kind: String,
     required: bool,
@@ -344,12 +600,14 @@ struct FieldRow {
     max_length: String,
     min: String,
     max: String,
+    remove: bool,
 }
 
 impl FieldRow {
-    fn from_field(f: &FormField) -> FieldRow {
+    fn from_field(i: usize, f: &FormField) -> FieldRow {
         let num = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
         FieldRow {
+            order: i.to_string(),
             key: f.key.clone(),
             kind: f.kind.as_str().into(),
             required: f.required,
@@ -364,11 +622,13 @@ impl FieldRow {
             max_length: f.max_length.map(|v| v.to_string()).unwrap_or_default(),
             min: num(f.min),
             max: num(f.max),
+            remove: false,
         }
     }
 
-    fn blank() -> FieldRow {
+    fn blank(i: usize) -> FieldRow {
         FieldRow {
+            order: i.to_string(),
             key: String::new(),
             kind: "text".into(),
             required: false,
@@ -378,8 +638,59 @@ impl FieldRow {
             max_length: String::new(),
             min: String::new(),
             max: String::new(),
+            remove: false,
         }
     }
+
+    /// The rows as submitted (`field_N_*`), every row that has something in it, in the
+    /// order they were on the page.
+    fn typed(f: &Fields) -> Vec<FieldRow> {
+        let mut rows = Vec::new();
+        let mut n = 0usize;
+        while f.has(&format!("field_{n}_key")) {
+            let g = |name: &str| f.get(&format!("field_{n}_{name}")).to_string();
+            let row = FieldRow {
+                order: g("order"),
+                key: g("key"),
+                kind: g("kind"),
+                required: f.has(&format!("field_{n}_required")),
+                label_zh: g("label_zh"),
+                label_en: g("label_en"),
+                options: g("options"),
+                max_length: g("max_length"),
+                min: g("min"),
+                max: g("max"),
+                remove: f.has(&format!("field_{n}_remove")),
+            };
+            n += 1;
+            let filled = [
+                &row.key,
+                &row.label_zh,
+                &row.label_en,
+                &row.options,
+                &row.max_length,
+                &row.min,
+                &row.max,
+            ]
+            .iter()
+            .any(|v| !v.trim().is_empty());
+            if filled {
+                rows.push(row);
+            }
+        }
+        rows
+    }
+}
+
+/// What the request type form shows: the saved request type, or what was typed.
+struct RequestTypeValues {
+    name_zh: String,
+    name_en: String,
+    description_zh: String,
+    description_en: String,
+    approval_rule: String,
+    active: bool,
+    version: i64,
 }
 
 #[derive(Template)]
@@ -387,30 +698,69 @@ impl FieldRow {
 struct RequestTypePage {
     c: Chrome,
     r: RequestTypeView,
+    v: RequestTypeValues,
     rows: Vec<FieldRow>,
     kinds: Vec<&'static str>,
     rules: Vec<&'static str>,
-    approvers: String,
+    approvers: Vec<Pick>,
     error: Option<String>,
+    error_field: String,
 }
 
+/// The request type page: the saved request type, or (`typed`) the form as submitted, with
+/// its version, when a save failed for a reason other than a newer version.
 async fn request_type_page(
     s: &AppState,
     u: &WebUser,
     id: i64,
-    error: Option<String>,
+    typed: Option<&Fields>,
+    error: Option<&AppError>,
 ) -> Result<RequestTypePage, AppError> {
     let r = catalogue::get_request_type(&s.app, &u.actor, id).await?;
-    let mut rows: Vec<FieldRow> = r.form.iter().map(FieldRow::from_field).collect();
-    rows.push(FieldRow::blank());
+    let (v, mut rows, chosen) = match typed {
+        Some(f) => (
+            RequestTypeValues {
+                name_zh: f.get("name_zh").into(),
+                name_en: f.get("name_en").into(),
+                description_zh: f.get("description_zh").into(),
+                description_en: f.get("description_en").into(),
+                approval_rule: f.get("approval_rule").into(),
+                active: f.has("active"),
+                version: f.version().unwrap_or(r.version),
+            },
+            FieldRow::typed(f),
+            typed_ids(f, "approver_ids"),
+        ),
+        None => (
+            RequestTypeValues {
+                name_zh: r.name_zh.clone(),
+                name_en: r.name_en.clone(),
+                description_zh: r.description_zh.clone(),
+                description_en: r.description_en.clone(),
+                approval_rule: r.approval_rule.clone(),
+                active: r.active,
+                version: r.version,
+            },
+            r.form
+                .iter()
+                .enumerate()
+                .map(|(i, f)| FieldRow::from_field(i, f))
+                .collect(),
+            r.approver_ids.clone(),
+        ),
+    };
+    rows.push(FieldRow::blank(rows.len()));
+    let approvers = picks(staff_items(s, u, &chosen).await?, &chosen);
     Ok(RequestTypePage {
         c: Chrome::new(u, "catalogue"),
-        approvers: ids_text(&r.approver_ids),
         r,
+        v,
         rows,
         kinds: FieldKind::ALL.iter().map(|k| k.as_str()).collect(),
         rules: approvals::RULES.to_vec(),
-        error,
+        approvers,
+        error: error.map(|e| catalogue_error(u, e, &[])),
+        error_field: error.map(super::portal::error_field).unwrap_or_default(),
     })
 }
 
@@ -423,7 +773,7 @@ async fn admin_request_type(
         require_manager(&u)?;
         Ok(render(
             StatusCode::OK,
-            &request_type_page(&s, &u, id, None).await?,
+            &request_type_page(&s, &u, id, None, None).await?,
         ))
     }
     .await;
@@ -516,7 +866,12 @@ async fn admin_update_request_type(
                 description_en: Some(f.get("description_en").into()),
                 form: Some(read_rows(&f)?),
                 approval_rule: f.opt("approval_rule"),
-                approver_ids: Some(parse_ids("approver_ids", f.get("approver_ids"))?),
+                // Named approvers belong to the any and all rules only; ticks left over from
+                // one of them do not stop a switch to another rule.
+                approver_ids: Some(match f.get("approval_rule") {
+                    "any" | "all" => f.ids("approver_ids")?,
+                    _ => vec![],
+                }),
                 active: Some(f.has("active")),
             };
             catalogue::update_request_type(&s.app, &u.actor, id, patch, f.version()).await
@@ -526,7 +881,8 @@ async fn admin_update_request_type(
             Ok(_) => Ok(see_other(&format!("/admin/request-types/{id}"))),
             Err(e @ (AppError::Forbidden(_) | AppError::NotFound)) => Err(e),
             Err(e) => {
-                let page = request_type_page(&s, &u, id, Some(describe(u.lang, &e))).await?;
+                let typed = (!matches!(e, AppError::Stale)).then_some(&f);
+                let page = request_type_page(&s, &u, id, typed, Some(&e)).await?;
                 Ok(render(status_of(&e), &page))
             }
         }
@@ -599,6 +955,10 @@ struct RequestFormPage {
     nonce: String,
     error: Option<String>,
     error_field: String,
+    /// The people a user field may name (id, name), the requester first; empty when the
+    /// form has no user field.
+    people: Vec<(i64, String)>,
+    me: i64,
 }
 
 async fn form_page(
@@ -627,8 +987,16 @@ async fn form_page(
             f: f.clone(),
         })
         .collect();
+    let people = if r.form.iter().any(|f| f.kind == FieldKind::User) {
+        catalogue::nameable_users(&s.app, &u.actor).await?
+    } else {
+        vec![]
+    };
+    let error_text = error.map(|e| catalogue_error(u, e, &r.form));
     Ok(RequestFormPage {
         c: Chrome::new(u, "catalogue-portal"),
+        people,
+        me: u.actor.user_id,
         zh: zh(u),
         r,
         service,
@@ -640,7 +1008,7 @@ async fn form_page(
             .map(|x| x.get("description").to_string())
             .unwrap_or_default(),
         nonce: form::form_nonce(),
-        error: error.map(|e| describe(u.lang, e)),
+        error: error_text,
         error_field: error.map(super::portal::error_field).unwrap_or_default(),
     })
 }
@@ -747,7 +1115,7 @@ async fn approvals_view(
                 .unwrap_or_default(),
             None => vec![],
         };
-        let rows = answer_rows(&form, detail.form_answers.as_ref(), zh(u));
+        let rows = labelled_answers(&s.app, &form, detail.form_answers.as_ref(), zh(u)).await;
         pending.push((a, rows));
     }
     let decided = approvals::my_approvals(
