@@ -6,6 +6,7 @@ on_both_databases!(
     catalogue_services_and_visibility,
     catalogue_forms_and_answers,
     catalogue_approval_rules,
+    catalogue_user_fields_name_colleagues_only,
 );
 
 struct World {
@@ -656,4 +657,57 @@ async fn catalogue_approval_rules(t: &TestApp) {
         Some("request_type_id"),
     )
     .await;
+}
+
+/// A `user` field names the requester or a colleague of their organisation, never anyone else.
+async fn catalogue_user_fields_name_colleagues_only(t: &TestApp) {
+    let w = world(t).await;
+    let s = service(t, &w, "ACCESS").await;
+    let res = t
+        .post(
+            &format!("/api/v1/services/{}/request-types", s["id"]),
+            &w.manager,
+            json!({"name_zh": "门禁卡", "name_en": "Door badge", "form": [
+                {"key": "holder", "kind": "user", "required": true, "label_zh": "持卡人", "label_en": "Holder"}
+            ]}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let rt: Value = res.json().await.unwrap();
+    let path = format!("/api/v1/request-types/{}/requests", rt["id"]);
+    let colleague = t
+        .user("colleague@acme.test", "requester", Some(w.org), vec![])
+        .await;
+    for stranger in [w.outsider.id, w.agent.id, 999_999] {
+        problem(
+            t.post(
+                &path,
+                &w.requester,
+                json!({"answers": {"holder": stranger}}),
+            )
+            .await,
+            422,
+            Some("answers.holder"),
+        )
+        .await;
+    }
+    let res = t
+        .post(
+            &path,
+            &w.requester,
+            json!({"answers": {"holder": colleague.id}}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let ticket: Value = res.json().await.unwrap();
+    assert_eq!(ticket["form_answers"]["holder"], colleague.id);
+    // Staff filling the form may name anyone active.
+    let res = t
+        .post(
+            &path,
+            &w.agent,
+            json!({"answers": {"holder": w.outsider.id}}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
 }
