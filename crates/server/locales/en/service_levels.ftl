@@ -186,3 +186,6 @@ countdown-over = %s overdue
 status-title = Service status: major incidents
 status-since = since
 status-updated = Last update
+notification-approval_wanted = { $number } { $title } waits for your approval.
+notification-approval_approved = { $number } { $title } was approved; the service desk will fulfil it.
+notification-approval_rejected = { $number } { $title } was not approved.

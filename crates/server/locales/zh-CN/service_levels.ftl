@@ -186,3 +186,6 @@ countdown-over = 已超时 %s
 status-title = 服务状态：重大事件
 status-since = 开始于
 status-updated = 最近更新
+notification-approval_wanted = { $number } { $title } 等待您的审批。
+notification-approval_approved = { $number } { $title } 已获批准，服务台将为您办理。
+notification-approval_rejected = { $number } { $title } 未获批准。

@@ -50,10 +50,11 @@ impl CatalogueRequest {
 pub(crate) async fn open(
     ctx: &mut WriteCtx,
     actor: &Actor,
-    ticket_id: i64,
+    ticket: &Ticket,
     c: &CatalogueRequest,
     now: i64,
 ) -> AppResult<()> {
+    let ticket_id = ticket.id;
     let trail = AuditTrail::new(actor, "ticket", ticket_id, now);
     trail
         .record(
@@ -89,6 +90,19 @@ pub(crate) async fn open(
                 Some(format!("ticket {ticket_id} approver {a} rule {}", c.rule)),
             )
             .await?;
+    }
+    // Approvers learn in-app that a request waits for them (by email once mail exists).
+    let params = serde_json::json!({ "number": ticket.number, "title": ticket.title }).to_string();
+    for a in &c.approvers {
+        steward_store::sla::notify(
+            &mut ctx.conn,
+            *a,
+            Some(ticket_id),
+            "approval_wanted",
+            &params,
+            now,
+        )
+        .await?;
     }
     Ok(())
 }
@@ -323,6 +337,17 @@ pub async fn decide(
                     if !tickets::update(&mut ctx.conn, &t, old.version).await? {
                         return Err(AppError::Stale);
                     }
+                    let params =
+                        serde_json::json!({ "number": t.number, "title": t.title }).to_string();
+                    steward_store::sla::notify(
+                        &mut ctx.conn,
+                        t.requester_id,
+                        Some(t.id),
+                        &format!("approval_{outcome}"),
+                        &params,
+                        now,
+                    )
+                    .await?;
                     // Approved: the clocks that waited for the decision run; rejected: they stop.
                     super::sla::sync_clocks(
                         &app,

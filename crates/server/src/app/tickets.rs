@@ -280,7 +280,7 @@ pub async fn create_ticket_with(
                 };
                 t.id = tickets::insert(&mut ctx.conn, &t).await?;
                 if let Some(c) = &catalogue {
-                    super::approvals::open(ctx, &actor, t.id, c, now).await?;
+                    super::approvals::open(ctx, &actor, &t, c, now).await?;
                 }
                 sla::sync_clocks(&app, ctx, None, &t, ClockEvent::Created, now).await?;
                 if !watchers.is_empty() {

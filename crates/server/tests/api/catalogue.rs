@@ -461,6 +461,21 @@ async fn catalogue_approval_rules(t: &TestApp) {
     let mine = pending_of(t, &w.lead).await;
     assert_eq!(mine.len(), 1);
     assert!(pending_of(t, &w.agent).await.is_empty());
+    let kinds = |v: Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["kind"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let notes = t
+        .get("/api/v1/notifications", &w.lead)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(kinds(notes), ["approval_wanted"], "the approver is told");
     // Someone else deciding gets 404; a rejection needs a comment.
     problem(
         decide(t, &w.agent, &mine[0], json!({"decision": "approve"})).await,
@@ -495,6 +510,13 @@ async fn catalogue_approval_rules(t: &TestApp) {
         .await
         .unwrap();
     assert_eq!(seen["approval_status"], "approved");
+    let notes = t
+        .get("/api/v1/notifications", &w.requester)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(kinds(notes), ["approval_approved"], "the requester is told");
     assert_eq!(
         t.patch(
             &format!("/api/v1/tickets/{tid}"),
