@@ -7,6 +7,7 @@ pub mod catalogue;
 pub mod desk;
 pub mod form;
 pub mod incident;
+pub mod jobs;
 pub mod portal;
 pub mod profile;
 pub mod reports;
@@ -502,6 +503,7 @@ pub fn router() -> Router<AppState> {
         .merge(desk::router())
         .merge(ticket::router())
         .merge(incident::router())
+        .merge(jobs::router())
         .merge(service_levels::router())
         .merge(portal::router())
         .merge(admin::router())

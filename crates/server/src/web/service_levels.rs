@@ -1085,7 +1085,11 @@ async fn agreement_form_page(
 }
 
 async fn new_agreement(State(s): State<AppState>, u: WebUser) -> Response {
-    let r = agreement_form_page(&s, &u, None, AgreementForm::blank(), None, None).await;
+    let r = async {
+        u.actor.require(Capability::ManageServiceLevels)?;
+        agreement_form_page(&s, &u, None, AgreementForm::blank(), None, None).await
+    }
+    .await;
     finish(&u, r)
 }
 

@@ -7,6 +7,7 @@ mod audit;
 mod catalogue;
 mod input;
 mod operations;
+mod pages;
 mod permissions;
 mod reports;
 mod search;
