@@ -132,7 +132,10 @@ async fn service_level_pages_render_and_save(t: &TestApp) {
     let staff = Browser::login(t, "sm@example.com").await;
     for (path, must_contain) in [
         ("/desk?sort=due&due=24", "ERP 无法登录"),
-        (&format!("/tickets/{id}") as &str, "ERP 全部中断 &#60;b&#62;"),
+        (
+            &format!("/tickets/{id}") as &str,
+            "ERP 全部中断 &#60;b&#62;",
+        ),
         ("/notifications", ""),
         ("/admin/calendars", "Asia/Shanghai"),
         (
