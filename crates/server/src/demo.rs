@@ -441,7 +441,7 @@ pub async fn load(app: &App) -> AppResult<Vec<(String, String)>> {
 /// someone explores the demo.
 async fn load_service_levels(app: &App, sys: &Actor, network: i64) -> AppResult<()> {
     use crate::app::agreements::{self, AgreementInput, TargetInput};
-    use crate::app::sla::EscalationActions;
+    use crate::app::escalation::EscalationActions;
     let targets = |t: &[(i64, i64)]| -> Vec<TargetInput> {
         t.iter()
             .enumerate()

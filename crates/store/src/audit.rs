@@ -138,6 +138,81 @@ pub async fn append(ctx: &mut WriteCtx, e: NewEntry<'_>) -> Result<()> {
     Ok(())
 }
 
+/// Appends many entries in order, in few statements (the escalation sweep writes thousands).
+pub async fn append_many(ctx: &mut WriteCtx, entries: &[NewEntry<'_>]) -> Result<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    if ctx.chain.is_none() {
+        ctx.chain = Some(load_head(ctx).await?);
+    }
+    let head = ctx.chain_mut().expect("loaded above");
+    let mut rows = Vec::with_capacity(entries.len());
+    for e in entries {
+        let seq = head.seq + 1;
+        let hash = entry_hash(
+            seq,
+            e.at,
+            e.actor_id,
+            e.channel,
+            e.entity,
+            e.entity_id,
+            e.action,
+            e.field,
+            e.old_value.as_deref(),
+            e.new_value.as_deref(),
+            &head.hash,
+        );
+        let prev = std::mem::replace(&mut head.hash, hash.clone());
+        head.seq = seq;
+        rows.push((seq, e, prev, hash));
+    }
+    // 12 parameters a row.
+    for chunk in rows.chunks(200) {
+        let mut sql = crate::sql::Sql::new(
+            "INSERT INTO audit_log (seq, at, actor_id, channel, entity, entity_id, action, field, \
+             old_value, new_value, prev_hash, hash) VALUES ",
+        );
+        for (i, (seq, e, prev, hash)) in chunk.iter().enumerate() {
+            sql.push(if i == 0 { "(" } else { ", (" })
+                .bind(*seq)
+                .push(", ")
+                .bind(e.at)
+                .push(", ");
+            match e.actor_id {
+                Some(a) => sql.bind(a),
+                None => sql.push("NULL"),
+            };
+            sql.push(", ")
+                .bind(e.channel)
+                .push(", ")
+                .bind(e.entity)
+                .push(", ")
+                .bind(e.entity_id)
+                .push(", ")
+                .bind(e.action)
+                .push(", ");
+            for v in [
+                e.field.map(str::to_string),
+                e.old_value.clone(),
+                e.new_value.clone(),
+            ] {
+                match v {
+                    Some(v) => sql.bind(v),
+                    None => sql.push("NULL"),
+                };
+                sql.push(", ");
+            }
+            sql.bind(prev.as_str())
+                .push(", ")
+                .bind(hash.as_str())
+                .push(")");
+        }
+        sql.query().execute(&mut ctx.conn).await?;
+    }
+    Ok(())
+}
+
 const ENTRY_COLUMNS: &str = "seq, at, actor_id, channel, entity, entity_id, action, field, \
      old_value, new_value, prev_hash, hash";
 

@@ -372,6 +372,14 @@ pub async fn clocks_of(conn: &mut AnyConnection, ticket_id: i64) -> Result<Vec<C
     Ok(rows.iter().map(clock).collect::<sqlx::Result<_>>()?)
 }
 
+/// The clocks with these ids (a sweep's round), in id order.
+pub async fn clocks_by_ids(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<ClockRow>> {
+    let mut sql = Sql::new(&format!("{CLOCK_COLUMNS} WHERE c.id IN "));
+    sql.bind_list(ids.iter().copied()).push(" ORDER BY c.id");
+    let rows = sql.query().fetch_all(conn).await?;
+    Ok(rows.iter().map(clock).collect::<sqlx::Result<_>>()?)
+}
+
 pub async fn get_clock(conn: &mut AnyConnection, id: i64) -> Result<Option<ClockRow>> {
     let row = sqlx::query(&format!("{CLOCK_COLUMNS} WHERE c.id = $1"))
         .bind(id)
@@ -474,29 +482,54 @@ pub async fn set_breach_reason(
     Ok(())
 }
 
-/// Records an escalation; false when this level of this baseline was recorded already.
-pub async fn insert_escalation(
+/// An escalation to record: a clock reached a level in its baseline.
+#[derive(Debug, Clone)]
+pub struct NewEscalation {
+    pub clock_id: i64,
+    pub ticket_id: i64,
+    /// warning or breach
+    pub level: &'static str,
+    pub baseline: i64,
+    pub actions: String,
+}
+
+/// Records escalations in one statement; returns the (clock, level) pairs that were new. A pair
+/// recorded before (by this node or another) is left out: its actions have been taken.
+pub async fn insert_escalations(
     conn: &mut AnyConnection,
-    c: &ClockRow,
-    level: &str,
+    rows: &[NewEscalation],
     at: i64,
-    actions: &str,
     node: &str,
-) -> Result<bool> {
-    let row = sqlx::query(
-        "INSERT INTO sla_escalations (clock_id, ticket_id, level, baseline, at, actions, node) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (clock_id, level, baseline) DO NOTHING RETURNING id",
-    )
-    .bind(c.id)
-    .bind(c.ticket_id)
-    .bind(level)
-    .bind(c.baseline)
-    .bind(at)
-    .bind(actions)
-    .bind(node)
-    .fetch_optional(conn)
-    .await?;
-    Ok(row.is_some())
+) -> Result<Vec<(i64, String)>> {
+    let mut recorded = Vec::new();
+    // 7 parameters a row; 500 rows stay far below both databases' limits.
+    for chunk in rows.chunks(500) {
+        let mut sql = Sql::new(
+            "INSERT INTO sla_escalations (clock_id, ticket_id, level, baseline, at, actions, node) VALUES ",
+        );
+        for (i, r) in chunk.iter().enumerate() {
+            sql.push(if i == 0 { "(" } else { ", (" })
+                .bind(r.clock_id)
+                .push(", ")
+                .bind(r.ticket_id)
+                .push(", ")
+                .bind(r.level)
+                .push(", ")
+                .bind(r.baseline)
+                .push(", ")
+                .bind(at)
+                .push(", ")
+                .bind(r.actions.as_str())
+                .push(", ")
+                .bind(node)
+                .push(")");
+        }
+        sql.push(" ON CONFLICT (clock_id, level, baseline) DO NOTHING RETURNING clock_id, level");
+        for row in sql.query().fetch_all(&mut *conn).await? {
+            recorded.push((row.try_get(0)?, row.try_get(1)?));
+        }
+    }
+    Ok(recorded)
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -571,6 +604,46 @@ pub async fn notify(
     .fetch_one(conn)
     .await?;
     Ok(row.try_get(0)?)
+}
+
+/// One in-app notification to send.
+#[derive(Debug, Clone)]
+pub struct NewNotification {
+    pub user_id: i64,
+    pub ticket_id: Option<i64>,
+    pub kind: String,
+    pub params: String,
+}
+
+/// Sends many notifications in few statements.
+pub async fn notify_many(
+    conn: &mut AnyConnection,
+    items: &[NewNotification],
+    now: i64,
+) -> Result<()> {
+    for chunk in items.chunks(500) {
+        let mut sql = Sql::new(
+            "INSERT INTO notifications (user_id, ticket_id, kind, params, created_at) VALUES ",
+        );
+        for (i, n) in chunk.iter().enumerate() {
+            sql.push(if i == 0 { "(" } else { ", (" })
+                .bind(n.user_id)
+                .push(", ");
+            match n.ticket_id {
+                Some(t) => sql.bind(t),
+                None => sql.push("NULL"),
+            };
+            sql.push(", ")
+                .bind(n.kind.as_str())
+                .push(", ")
+                .bind(n.params.as_str())
+                .push(", ")
+                .bind(now)
+                .push(")");
+        }
+        sql.query().execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// A user's notifications, newest first, before the cursor id.

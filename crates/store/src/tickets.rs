@@ -370,6 +370,14 @@ pub async fn get(conn: &mut AnyConnection, scope: &Scope, id: i64) -> Result<Opt
     Ok(row.as_ref().map(ticket).transpose()?)
 }
 
+/// The tickets with these ids (any scope), for batch work such as the escalation sweep.
+pub async fn get_many(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<Ticket>> {
+    let mut sql = Sql::new(&ticket_select(false));
+    sql.push(" WHERE t.id IN ").bind_list(ids.iter().copied());
+    let rows = sql.query().fetch_all(conn).await?;
+    Ok(rows.iter().map(ticket).collect::<sqlx::Result<_>>()?)
+}
+
 /// Takes the next number of a kind; the row lock makes it unique across app nodes.
 pub async fn next_number(conn: &mut AnyConnection, prefix: &str) -> Result<i64> {
     let row = sqlx::query("UPDATE counters SET value = value + 1 WHERE name = $1 RETURNING value")

@@ -274,13 +274,15 @@ pub async fn set_breach_reason(
 }
 
 #[utoipa::path(get, path = "/api/v1/tickets/{id}/escalations", tag = "service levels", params(("id" = i64, Path)),
-    responses((status = 200, body = sla::EscalationList), (status = 404, body = Problem)))]
+    responses((status = 200, body = crate::app::escalation::EscalationList), (status = 404, body = Problem)))]
 pub async fn escalations(
     State(s): State<AppState>,
     ApiActor(actor): ApiActor,
     Path(id): Path<i64>,
-) -> Result<Json<sla::EscalationList>, Problem> {
-    Ok(Json(sla::escalations(&s.app, &actor, id).await?))
+) -> Result<Json<crate::app::escalation::EscalationList>, Problem> {
+    Ok(Json(
+        crate::app::escalation::escalations(&s.app, &actor, id).await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/notifications", tag = "notifications", params(NotificationQuery),

@@ -2,7 +2,7 @@
 //! internal team): their period, calendar, targets per priority and escalation actions.
 //! A changed agreement applies to clocks started or re-baselined after the change.
 
-use super::sla::EscalationActions;
+use super::escalation::EscalationActions;
 use super::views::instant;
 use super::{now, Actor, App, AppError, AppResult, AuditTrail};
 use serde::{Deserialize, Serialize};

@@ -2,7 +2,7 @@
 //! with a lease and runs them; a node that dies leaves its lease to expire and another node
 //! takes the job. The SLA escalation sweep is a recurring job, so one node at a time sweeps.
 
-use super::{now, sla, App, AppError, AppResult};
+use super::{escalation, now, App, AppError, AppResult};
 use serde::Serialize;
 use steward_store::jobs::{self, NewJob};
 use utoipa::ToSchema;
@@ -99,7 +99,7 @@ async fn run_one(app: &App, node: &str, job: jobs::Job) {
         SLA_SWEEP => {
             async {
                 let now = now();
-                let r = sla::sweep(app, now, node).await?;
+                let r = escalation::sweep(app, now, node).await?;
                 if r.warnings + r.breaches > 0 {
                     tracing::info!(warnings = r.warnings, breaches = r.breaches, "SLA sweep");
                 }

@@ -13,6 +13,7 @@ pub mod calendars;
 pub mod catalogue;
 pub mod conversation;
 pub mod error;
+pub mod escalation;
 pub mod idempotency;
 pub mod jobs;
 pub mod major;

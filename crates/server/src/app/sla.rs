@@ -22,33 +22,20 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use steward_core::calendar::WorkingCalendar;
 use steward_core::sla::{Clock, ClockState};
-use steward_core::{Channel, Priority, Status};
+use steward_core::Status;
 use steward_store::sla::{self as store, Agreement, ClockRow};
-use steward_store::tickets::{self, Scope, Ticket};
+use steward_store::tickets::{self, Ticket};
 use steward_store::WriteCtx;
 use utoipa::ToSchema;
 
 pub const RESPONSE: &str = "response";
 pub const RESOLUTION: &str = "resolution";
 
-/// What happens at a warning or a breach; stored as JSON on the agreement.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
-#[serde(default, deny_unknown_fields)]
-pub struct EscalationActions {
-    pub notify_assignee: bool,
-    pub notify_team_lead: bool,
-    pub notify_service_manager: bool,
-    /// One step more urgent (P3 → P2), never above P1.
-    pub raise_priority: bool,
-    /// Hand the ticket to this team (the assignee is kept only if a member).
-    pub move_to_team_id: Option<i64>,
-}
-
-fn ts(micros: i64) -> Timestamp {
+pub(crate) fn ts(micros: i64) -> Timestamp {
     Timestamp::from_microsecond(micros).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
-fn micros(t: Timestamp) -> i64 {
+pub(crate) fn micros(t: Timestamp) -> i64 {
     t.as_microsecond()
 }
 
@@ -65,7 +52,12 @@ pub fn to_clock(row: &ClockRow) -> Clock {
 }
 
 /// Copies the clock into the row and works out its due time and next escalation instant.
-fn store_clock(row: &mut ClockRow, clock: &Clock, cal: &WorkingCalendar, warn_per_mille: i64) {
+pub(crate) fn store_clock(
+    row: &mut ClockRow,
+    clock: &Clock,
+    cal: &WorkingCalendar,
+    warn_per_mille: i64,
+) {
     row.target_secs = clock.target_secs;
     row.state = clock.state.as_str().to_string();
     row.since = micros(clock.since);
@@ -195,7 +187,7 @@ pub async fn config(app: &App, conn: &mut AnyConnection) -> AppResult<Arc<Config
     Ok(config)
 }
 
-fn target_of(a: &Agreement, priority: i64, metric: &str) -> Option<i64> {
+pub(crate) fn target_of(a: &Agreement, priority: i64, metric: &str) -> Option<i64> {
     a.targets
         .iter()
         .find(|t| t.priority == priority)
@@ -521,360 +513,4 @@ pub async fn set_breach_reason(
             })
         })
         .await
-}
-
-/// What one sweep did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
-pub struct SweepReport {
-    pub examined: usize,
-    pub warnings: usize,
-    pub breaches: usize,
-}
-
-/// Clocks read per round of the sweep.
-const SWEEP_BATCH: i64 = 500;
-
-/// Warns and breaches every clock whose moment has come by `now`. Safe to run on several nodes
-/// at once: each escalation is keyed by clock, level and baseline, and the clock row is updated
-/// only if nobody escalated it first.
-pub async fn sweep(app: &App, now: i64, node: &str) -> AppResult<SweepReport> {
-    let mut report = SweepReport::default();
-    let mut seen = std::collections::HashSet::new();
-    loop {
-        let due = {
-            let mut conn = app.read().await?;
-            store::due_for_escalation(&mut conn, now, SWEEP_BATCH).await?
-        };
-        let fresh: Vec<ClockRow> = due.into_iter().filter(|c| seen.insert(c.id)).collect();
-        if fresh.is_empty() {
-            break;
-        }
-        report.examined += fresh.len();
-        let mut handles = Vec::with_capacity(fresh.len());
-        for row in fresh {
-            let app2 = app.clone();
-            let store = app.store.clone();
-            let node = node.to_string();
-            // One change per clock: they share commits through the writer, and a clock that
-            // another node escalated first rolls back alone.
-            handles.push(async move {
-                store
-                    .write(move |ctx| {
-                        Box::pin(async move { escalate(&app2, ctx, row.id, now, &node).await })
-                    })
-                    .await
-            });
-        }
-        for r in futures::future::join_all(handles).await {
-            match r {
-                Ok((w, b)) => {
-                    report.warnings += w;
-                    report.breaches += b;
-                }
-                Err(AppError::Stale) => {}
-                Err(e) => return Err(e),
-            }
-        }
-    }
-    Ok(report)
-}
-
-/// Escalates one clock as far as `now` calls for. Returns (warnings, breaches) recorded.
-async fn escalate(
-    app: &App,
-    ctx: &mut WriteCtx,
-    clock_id: i64,
-    now: i64,
-    node: &str,
-) -> AppResult<(usize, usize)> {
-    let Some(mut row) = store::get_clock(&mut ctx.conn, clock_id).await? else {
-        return Ok((0, 0));
-    };
-    if row.next_escalation_at.is_none_or(|n| n > now) {
-        return Ok((0, 0));
-    }
-    let config = config(app, &mut ctx.conn).await?;
-    let Some(agreement) = config.agreement(row.sla_id) else {
-        return Ok((0, 0));
-    };
-    let cal = config.calendar(row.calendar_id)?;
-    let clock = to_clock(&row);
-    let now_ts = ts(now);
-    let elapsed = clock.elapsed_at(&cal, now_ts);
-    let reached = if elapsed >= clock.target_secs {
-        2
-    } else if elapsed * 1000 >= clock.target_secs * agreement.warn_per_mille {
-        1
-    } else {
-        0
-    };
-    let expected = (row.baseline, row.escalation_level);
-    let mut counts = (0, 0);
-    let mut moved: Option<Ticket> = None;
-    for level in (row.escalation_level + 1)..=reached {
-        let (name, actions_json) = if level == 1 {
-            ("warning", &agreement.warning_actions)
-        } else {
-            ("breach", &agreement.breach_actions)
-        };
-        if !store::insert_escalation(&mut ctx.conn, &row, name, now, actions_json, node).await? {
-            // Another node recorded it: its transaction did the rest too.
-            return Err(AppError::Stale);
-        }
-        let actions: EscalationActions = serde_json::from_str(actions_json).unwrap_or_default();
-        let ticket = apply_actions(ctx, &row, name, &actions, now).await?;
-        moved = ticket.or(moved);
-        if level == 1 {
-            counts.0 += 1;
-        } else {
-            counts.1 += 1;
-        }
-    }
-    let mut clock = to_clock(&row);
-    if reached == 2 && clock.breached_at.is_none() {
-        clock.breached_at = clock.due_at(&cal);
-    }
-    row.escalation_level = reached.max(row.escalation_level);
-    store_clock(&mut row, &clock, &cal, agreement.warn_per_mille);
-    if reached == 0 {
-        // Not there yet (the clock was paused or re-baselined since): look again later.
-        row.next_escalation_at = clock
-            .instant_at_share(&cal, agreement.warn_per_mille.clamp(0, 1000) as u32)
-            .map(micros)
-            .filter(|n| *n > now)
-            .or(Some(now + 60_000_000));
-    }
-    if !store::update_clock(&mut ctx.conn, &row, Some(expected)).await? {
-        return Err(AppError::Stale);
-    }
-    // A raised priority re-baselines the other clocks of the ticket without new escalations
-    // for what has already been escalated.
-    if let Some(t) = moved {
-        rebaseline_after_escalation(app, ctx, &t, now).await?;
-    }
-    Ok(counts)
-}
-
-/// Applies a warning's or breach's actions; returns the ticket when its priority or team
-/// changed.
-async fn apply_actions(
-    ctx: &mut WriteCtx,
-    row: &ClockRow,
-    level: &str,
-    actions: &EscalationActions,
-    now: i64,
-) -> AppResult<Option<Ticket>> {
-    let Some(t) = tickets::get(&mut ctx.conn, &Scope::All, row.ticket_id).await? else {
-        return Ok(None);
-    };
-    let mut recipients: Vec<i64> = Vec::new();
-    if actions.notify_assignee {
-        recipients.extend(t.assignee_id);
-    }
-    if actions.notify_team_lead {
-        if let Some(team) = t.team_id {
-            recipients.extend(team_leads(&mut ctx.conn, team).await?);
-        }
-    }
-    if actions.notify_service_manager {
-        recipients.extend(service_managers(&mut ctx.conn, t.service_id).await?);
-    }
-    recipients.sort_unstable();
-    recipients.dedup();
-    let kind = format!("sla_{level}");
-    let params = serde_json::json!({
-        "number": t.number,
-        "title": t.title,
-        "metric": row.metric,
-        "sla": row.sla_name,
-        "due_at": row.due_at.map(super::views::instant),
-    })
-    .to_string();
-    for user in &recipients {
-        store::notify(&mut ctx.conn, *user, Some(t.id), &kind, &params, now).await?;
-    }
-    let system = Actor::system(Channel::System);
-    let trail = AuditTrail::new(&system, "ticket", t.id, now);
-    trail
-        .record(
-            ctx,
-            &format!("sla_{level}"),
-            Some(&row.metric),
-            None,
-            Some(format!("{} {}", row.sla_name, row.metric)),
-        )
-        .await?;
-    let mut changed = t.clone();
-    if actions.raise_priority && t.priority > 1 {
-        changed.priority = t.priority - 1;
-        changed.priority_reason = Some(format!("SLA {level}: {}", row.metric));
-    }
-    if let Some(team) = actions.move_to_team_id.filter(|tm| Some(*tm) != t.team_id) {
-        if steward_store::accounts::get_team(&mut ctx.conn, team)
-            .await?
-            .is_some()
-        {
-            changed.team_id = Some(team);
-            if let Some(a) = t.assignee_id {
-                if !steward_store::accounts::user_team_ids(&mut ctx.conn, a)
-                    .await?
-                    .contains(&team)
-                {
-                    changed.assignee_id = None;
-                    if changed.status == Status::Assigned.as_str() {
-                        changed.status = Status::New.as_str().into();
-                    }
-                }
-            }
-        }
-    }
-    if changed == t {
-        return Ok(None);
-    }
-    changed.version = t.version + 1;
-    changed.updated_at = now;
-    if !tickets::update(&mut ctx.conn, &changed, t.version).await? {
-        return Err(AppError::Stale);
-    }
-    let p = |r: i64| Priority::from_rank(r).map(|p| p.to_string());
-    let opt = |v: Option<i64>| v.map(|v| v.to_string());
-    trail
-        .changes(
-            ctx,
-            &[
-                ("priority", p(t.priority), p(changed.priority)),
-                (
-                    "priority_reason",
-                    t.priority_reason.clone(),
-                    changed.priority_reason.clone(),
-                ),
-                ("team_id", opt(t.team_id), opt(changed.team_id)),
-                ("assignee_id", opt(t.assignee_id), opt(changed.assignee_id)),
-                (
-                    "status",
-                    Some(t.status.clone()),
-                    Some(changed.status.clone()),
-                ),
-            ],
-        )
-        .await?;
-    Ok(Some(changed))
-}
-
-/// After an escalation raised the priority, every clock of the ticket takes the new targets;
-/// levels already escalated stay escalated.
-async fn rebaseline_after_escalation(
-    app: &App,
-    ctx: &mut WriteCtx,
-    t: &Ticket,
-    now: i64,
-) -> AppResult<()> {
-    let rows = store::clocks_of(&mut ctx.conn, t.id).await?;
-    let config = config(app, &mut ctx.conn).await?;
-    let now_ts = ts(now);
-    let mut earliest: Option<i64> = None;
-    for mut row in rows {
-        if row.state != ClockState::Running.as_str() && row.state != ClockState::Paused.as_str() {
-            continue;
-        }
-        let Some(a) = config.agreement(row.sla_id) else {
-            continue;
-        };
-        let cal = config.calendar(row.calendar_id)?;
-        let mut clock = to_clock(&row);
-        if let Some(target) = target_of(a, t.priority, &row.metric) {
-            if target != clock.target_secs {
-                clock.rebaseline(&cal, now_ts, target);
-                row.baseline += 1;
-            }
-        }
-        if clock.state == ClockState::Paused {
-            row.due_at = clock.due_if_resumed_at(&cal, now_ts).map(micros);
-        }
-        store_clock(&mut row, &clock, &cal, a.warn_per_mille);
-        store::update_clock(&mut ctx.conn, &row, None).await?;
-        if row.state == ClockState::Running.as_str() {
-            earliest = match (earliest, row.due_at) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-        }
-    }
-    tickets::set_sla_due(&mut ctx.conn, t.id, earliest).await?;
-    Ok(())
-}
-
-async fn team_leads(conn: &mut AnyConnection, team: i64) -> AppResult<Vec<i64>> {
-    let rows = sqlx::query(
-        "SELECT u.id FROM users u JOIN team_members m ON m.user_id = u.id \
-         WHERE m.team_id = $1 AND u.role = 'team_lead' AND u.active = 1 ORDER BY u.id",
-    )
-    .bind(team)
-    .fetch_all(conn)
-    .await
-    .map_err(steward_store::StoreError::from)?;
-    Ok(rows.iter().filter_map(|r| r.try_get(0).ok()).collect())
-}
-
-/// The service's owner, or every active service manager when the ticket names no service
-/// with an owner.
-async fn service_managers(conn: &mut AnyConnection, service: Option<i64>) -> AppResult<Vec<i64>> {
-    if let Some(s) = service {
-        let row = sqlx::query("SELECT owner_id FROM services WHERE id = $1")
-            .bind(s)
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(steward_store::StoreError::from)?;
-        if let Some(owner) = row.and_then(|r| r.try_get::<Option<i64>, _>(0).ok().flatten()) {
-            return Ok(vec![owner]);
-        }
-    }
-    let rows = sqlx::query(
-        "SELECT id FROM users WHERE role = 'service_manager' AND active = 1 ORDER BY id",
-    )
-    .fetch_all(conn)
-    .await
-    .map_err(steward_store::StoreError::from)?;
-    Ok(rows.iter().filter_map(|r| r.try_get(0).ok()).collect())
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct EscalationView {
-    pub id: i64,
-    pub clock_id: i64,
-    /// warning or breach
-    pub level: String,
-    /// Raised each time the ticket's targets were re-baselined.
-    pub baseline: i64,
-    pub at: String,
-    pub actions: EscalationActions,
-    /// The app node that ran it.
-    pub node: String,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct EscalationList {
-    pub items: Vec<EscalationView>,
-}
-
-/// A ticket's warnings and breaches; staff information (requesters get 403 on a ticket they
-/// see, 404 on one they do not).
-pub async fn escalations(app: &App, actor: &Actor, ticket_id: i64) -> AppResult<EscalationList> {
-    let mut conn = app.read().await?;
-    actor.visible_ticket(&mut conn, ticket_id).await?;
-    actor.require(steward_core::Capability::InternalNotes)?;
-    let items = store::escalations_of(&mut conn, ticket_id)
-        .await?
-        .into_iter()
-        .map(|e| EscalationView {
-            id: e.id,
-            clock_id: e.clock_id,
-            level: e.level,
-            baseline: e.baseline,
-            at: super::views::instant(e.at),
-            actions: serde_json::from_str(&e.actions).unwrap_or_default(),
-            node: e.node,
-        })
-        .collect();
-    Ok(EscalationList { items })
 }

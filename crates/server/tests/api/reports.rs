@@ -4,7 +4,7 @@
 use crate::common::{problem, TestApp, User, PASSWORD};
 use crate::on_both_databases;
 use serde_json::{json, Value};
-use steward_server::app::sla;
+use steward_server::app::escalation;
 
 on_both_databases!(sla_attainment_is_reported_and_exported);
 
@@ -190,7 +190,7 @@ async fn sla_attainment_is_reported_and_exported(t: &TestApp) {
     resolve(t, &agent, a).await;
     resolve(t, &agent, e).await;
     let now = steward_store::now_micros();
-    sla::sweep(&t.app, now + minutes(180), "node")
+    escalation::sweep(&t.app, now + minutes(180), "node")
         .await
         .unwrap();
     shift_back(t, e, 40 * DAY).await;

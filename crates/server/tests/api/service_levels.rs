@@ -4,7 +4,7 @@
 use crate::common::{problem, TestApp, User};
 use crate::on_both_databases;
 use serde_json::{json, Value};
-use steward_server::app::{jobs, major, sla};
+use steward_server::app::{escalation, jobs, major};
 use steward_store::jobs::{self as queue, NewJob};
 
 on_both_databases!(
@@ -538,11 +538,11 @@ async fn escalations_fire_once_and_survive_a_restart(t: &TestApp) {
     let created = micros(ticket["created_at"].as_str().unwrap());
 
     // 50 minutes in: the response clock (60) passed 75 %, the resolution clock (240) did not.
-    let r = sla::sweep(&t.app, created + minutes(50), "node-a")
+    let r = escalation::sweep(&t.app, created + minutes(50), "node-a")
         .await
         .unwrap();
     assert_eq!((r.warnings, r.breaches), (1, 0));
-    let r = sla::sweep(&t.app, created + minutes(55), "node-a")
+    let r = escalation::sweep(&t.app, created + minutes(55), "node-a")
         .await
         .unwrap();
     assert_eq!((r.warnings, r.breaches), (0, 0), "a warning fires once");
@@ -551,13 +551,13 @@ async fn escalations_fire_once_and_survive_a_restart(t: &TestApp) {
     let store = steward_store::Store::open(&t.url, 4).await.unwrap();
     let dir = std::env::temp_dir().join(format!("steward-blobs-{}", std::process::id()));
     let restarted = steward_server::cli::build_app(store, dir.to_str().unwrap()).unwrap();
-    let r = sla::sweep(&restarted, created + minutes(56), "node-b")
+    let r = escalation::sweep(&restarted, created + minutes(56), "node-b")
         .await
         .unwrap();
     assert_eq!((r.warnings, r.breaches), (0, 0));
     // 61 minutes: the response target is breached; the breach raises the priority (P3 → P2)
     // and moves the ticket to tier 2.
-    let r = sla::sweep(&restarted, created + minutes(61), "node-b")
+    let r = escalation::sweep(&restarted, created + minutes(61), "node-b")
         .await
         .unwrap();
     assert_eq!((r.warnings, r.breaches), (0, 1));
@@ -686,10 +686,10 @@ async fn two_nodes_escalate_each_clock_exactly_once(t: &TestApp) {
     for round in 0..3 {
         let (a, b) = (t.app.clone(), node2.clone());
         handles.push(tokio::spawn(async move {
-            sla::sweep(&a, at + round, "node-a").await.unwrap()
+            escalation::sweep(&a, at + round, "node-a").await.unwrap()
         }));
         handles.push(tokio::spawn(async move {
-            sla::sweep(&b, at + round, "node-b").await.unwrap()
+            escalation::sweep(&b, at + round, "node-b").await.unwrap()
         }));
     }
     let mut warnings = 0;
@@ -709,6 +709,19 @@ async fn two_nodes_escalate_each_clock_exactly_once(t: &TestApp) {
     };
     assert_eq!(count("SELECT COUNT(*) FROM sla_escalations").await, 120);
     assert_eq!(count("SELECT COUNT(*) FROM notifications").await, 120);
+    // Both nodes extended one audit chain, in batches: it is still intact.
+    let mut conn = t.app.read().await.unwrap();
+    let verification = steward_store::audit::verify(&mut conn, |_| {})
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            verification,
+            steward_store::audit::Verification::Intact { .. }
+        ),
+        "{verification:?}"
+    );
+    drop(conn);
     assert_eq!(
         count("SELECT COUNT(*) FROM sla_clocks WHERE next_escalation_at IS NOT NULL").await,
         0
