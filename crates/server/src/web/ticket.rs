@@ -35,6 +35,8 @@ pub fn router() -> Router<AppState> {
         .route("/tickets/{id}/status", post(change_status))
         .route("/tickets/{id}/routing", post(change_routing))
         .route("/tickets/{id}/priority", post(change_priority))
+        .route("/tickets/{id}/text", post(change_text))
+        .route("/tickets/{id}/watch", post(change_watch))
 }
 
 /// One entry of the timeline: a reply or note, or the changes one person made at one time.
@@ -146,7 +148,8 @@ async fn show(
     let notice = match p.done.as_deref() {
         Some(
             d @ ("created" | "reply" | "note" | "attached" | "status" | "routing" | "priority"
-            | "major" | "major-log" | "major-children" | "major-review" | "sla"),
+            | "text" | "watch" | "major" | "major-log" | "major-children" | "major-review"
+            | "sla"),
         ) => Some(u.lang.t(&format!("done-{d}"))),
         _ => None,
     };
@@ -726,6 +729,61 @@ async fn change_priority(
             Ok(true) => Ok(see_other(&format!("/tickets/{id}?done=priority"))),
             Ok(false) => Ok(see_other(&format!("/tickets/{id}"))),
             Err(e) => form_failed(&s, &u, id, "priority", e, None).await,
+        }
+    }
+    .await;
+    finish(&u, r)
+}
+
+/// Staff correct the title and description (the requester's words stay in the history).
+async fn change_text(
+    State(s): State<AppState>,
+    u: WebUser,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    f: Fields,
+) -> Response {
+    let r = async {
+        let id = parse_id(&id)?;
+        form::check(&u, &headers, &f)?;
+        let patch = TicketPatch {
+            title: Some(f.get("title").to_string()),
+            description: Some(f.get("description").to_string()),
+            ..Default::default()
+        };
+        match tickets::update_ticket(&s.app, &u.actor, id, patch, f.version()).await {
+            Ok(_) => Ok(see_other(&format!("/tickets/{id}?done=text"))),
+            Err(e) => form_failed(&s, &u, id, "text", e, None).await,
+        }
+    }
+    .await;
+    finish(&u, r)
+}
+
+/// Staff start or stop watching a ticket (watchers hear of its changes).
+async fn change_watch(
+    State(s): State<AppState>,
+    u: WebUser,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    f: Fields,
+) -> Response {
+    let r = async {
+        let id = parse_id(&id)?;
+        form::check(&u, &headers, &f)?;
+        let t = tickets::get_ticket(&s.app, &u.actor, id).await?;
+        let mut watchers = t.watcher_ids.clone();
+        watchers.retain(|w| *w != u.actor.user_id);
+        if f.get("watch") == "on" {
+            watchers.push(u.actor.user_id);
+        }
+        let patch = TicketPatch {
+            watcher_ids: Some(watchers),
+            ..Default::default()
+        };
+        match tickets::update_ticket(&s.app, &u.actor, id, patch, None).await {
+            Ok(_) => Ok(see_other(&format!("/tickets/{id}?done=watch"))),
+            Err(e) => form_failed(&s, &u, id, "watch", e, None).await,
         }
     }
     .await;

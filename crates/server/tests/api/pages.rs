@@ -173,6 +173,44 @@ async fn service_level_pages_render_and_save(t: &TestApp) {
         (status, to.starts_with(&format!("/tickets/{id}"))),
         (303, true)
     );
+    // Staff correct the title and description, and watch the ticket, from its page.
+    let ticket_path = format!("/tickets/{id}");
+    let (status, _) = agent_browser
+        .post(
+            &ticket_path,
+            &format!("/tickets/{id}/text"),
+            &[
+                ("title", "ERP 登录失败（全公司）"),
+                ("description", "所有用户无法登录 ERP。"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (status, _) = agent_browser
+        .post(
+            &ticket_path,
+            &format!("/tickets/{id}/watch"),
+            &[("watch", "on")],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let seen: Value = t
+        .get(&format!("/api/v1/tickets/{id}"), &agent)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seen["title"], "ERP 登录失败（全公司）");
+    assert_eq!(seen["watcher_ids"], json!([agent.id]));
+    let (status, html) = agent_browser
+        .post(
+            &ticket_path,
+            &format!("/tickets/{id}/text"),
+            &[("title", " ")],
+        )
+        .await;
+    assert_eq!(status, 422, "an empty title is refused on the page");
+    assert!(html.contains("role=\"alert\""));
     let (status, _) = agent_browser.get("/admin/slas/new").await;
     assert_eq!(status, 403, "agents do not manage agreements");
 
