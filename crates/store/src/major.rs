@@ -85,10 +85,11 @@ pub async fn set_response_overdue(
     Ok(r.rows_affected() == 1)
 }
 
-/// Major incidents nobody on the roster answered by their response time.
+/// Open major incidents nobody on the roster answered by their response time.
 pub async fn unanswered(conn: &mut AnyConnection, now: i64, limit: i64) -> Result<Vec<Major>> {
     let rows = sqlx::query(&format!(
         "{COLUMNS} WHERE responded_at IS NULL AND response_overdue_at IS NULL AND response_due_at <= $1 \
+         AND ticket_id IN (SELECT id FROM tickets WHERE status IN ('new', 'assigned', 'in_progress', 'pending')) \
          ORDER BY response_due_at LIMIT $2"
     ))
     .bind(now)
@@ -144,6 +145,17 @@ pub async fn roster(conn: &mut AnyConnection, ticket_id: i64) -> Result<Vec<Rost
         })
         .collect::<sqlx::Result<_>>()
         .map_err(Into::into)
+}
+
+/// Whether the user is on the ticket's emergency team.
+pub async fn is_paged(conn: &mut AnyConnection, ticket_id: i64, user_id: i64) -> Result<bool> {
+    let row =
+        sqlx::query("SELECT 1 FROM major_incident_roster WHERE ticket_id = $1 AND user_id = $2")
+            .bind(ticket_id)
+            .bind(user_id)
+            .fetch_optional(conn)
+            .await?;
+    Ok(row.is_some())
 }
 
 /// Pages a user; false when already on the roster.

@@ -378,6 +378,18 @@ pub async fn get_many(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<Ticke
     Ok(rows.iter().map(ticket).collect::<sqlx::Result<_>>()?)
 }
 
+/// Whether anyone but the requester has replied publicly: the first response has been given.
+pub async fn has_staff_reply(conn: &mut AnyConnection, id: i64, requester_id: i64) -> Result<bool> {
+    let row = sqlx::query(
+        "SELECT 1 FROM comments WHERE ticket_id = $1 AND internal = 0 AND author_id <> $2 LIMIT 1",
+    )
+    .bind(id)
+    .bind(requester_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.is_some())
+}
+
 /// Takes the next number of a kind; the row lock makes it unique across app nodes.
 pub async fn next_number(conn: &mut AnyConnection, prefix: &str) -> Result<i64> {
     let row = sqlx::query("UPDATE counters SET value = value + 1 WHERE name = $1 RETURNING value")

@@ -398,11 +398,13 @@ fn duration_days(p: &Prop<'_>) -> Result<i64, IcsError> {
         Some(b'W') => (&body[..body.len() - 1], 7),
         _ => return Err(bad()),
     };
-    let n: i64 = n.parse().map_err(|_| bad())?;
-    if !(1..=366).contains(&(n * mult)) {
-        return Err(bad());
-    }
-    Ok(n * mult)
+    let days = n
+        .parse::<i64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .filter(|d| (1..=366).contains(d))
+        .ok_or_else(bad)?;
+    Ok(days)
 }
 
 /// "春节 假期" and "春节 补班" become "春节"; holiday-cn's older "上班(补春节假期)" too.
@@ -509,5 +511,11 @@ mod tests {
         assert_eq!(e.line, 2);
         let e = import("BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART;VALUE=DATE:20250101\n").unwrap_err();
         assert!(e.message.contains("never closed"));
+    }
+
+    #[test]
+    fn huge_durations_are_refused_not_overflowed() {
+        let text = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART;VALUE=DATE:20261001\r\nDURATION:P2000000000000000000W\r\nSUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+        assert!(import(text).is_err());
     }
 }

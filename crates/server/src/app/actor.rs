@@ -99,15 +99,24 @@ impl Actor {
         }
     }
 
-    /// The ticket if this actor may see it; otherwise it does not exist for them (404).
+    /// The ticket if this actor may see it; otherwise it does not exist for them (404). Staff
+    /// paged onto a major incident's emergency team see that incident whatever their teams.
     pub async fn visible_ticket(
         &self,
         conn: &mut AnyConnection,
         id: i64,
     ) -> AppResult<steward_store::tickets::Ticket> {
-        steward_store::tickets::get(conn, &self.ticket_scope(), id)
-            .await?
-            .ok_or(AppError::NotFound)
+        if let Some(t) = steward_store::tickets::get(conn, &self.ticket_scope(), id).await? {
+            return Ok(t);
+        }
+        if self.can(Capability::WorkTickets)
+            && steward_store::major::is_paged(conn, id, self.user_id).await?
+        {
+            if let Some(t) = steward_store::tickets::get(conn, &Scope::All, id).await? {
+                return Ok(t);
+            }
+        }
+        Err(AppError::NotFound)
     }
 
     /// The audit log's actor id; the system has none.

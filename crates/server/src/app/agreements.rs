@@ -305,28 +305,15 @@ pub async fn get(app: &App, actor: &Actor, id: i64) -> AppResult<AgreementView> 
         .ok_or(AppError::NotFound)
 }
 
+/// Everything an agreement says, for the audit log: every field that can change is in it.
 fn summary(a: &Agreement) -> String {
-    let targets: Vec<String> = a
-        .targets
-        .iter()
-        .map(|t| {
-            format!(
-                "P{}:{}/{}",
-                t.priority,
-                t.response_secs / 60,
-                t.resolution_secs / 60
-            )
-        })
-        .collect();
-    format!(
-        "{} {} {} calendar={} services={:?} targets={}",
-        a.kind,
-        a.name,
-        a.status,
-        a.calendar_id,
-        a.service_ids,
-        targets.join(",")
-    )
+    let mut v = serde_json::to_value(AgreementView::new(a)).unwrap_or_default();
+    if let Some(o) = v.as_object_mut() {
+        for k in ["id", "version", "created_at", "updated_at"] {
+            o.remove(k);
+        }
+    }
+    v.to_string()
 }
 
 fn name_taken(e: steward_store::StoreError) -> AppError {

@@ -346,6 +346,12 @@ pub async fn export_ics(
     if to < from {
         return Err(AppError::invalid("to", "is before from"));
     }
+    if from.until(to).map(|s| s.get_days()).unwrap_or(i32::MAX) > 3 * 366 {
+        return Err(AppError::invalid(
+            "to",
+            "the range is longer than three years",
+        ));
+    }
     let mut conn = app.read().await?;
     let row = row(&mut conn, id).await?;
     let cal = app.calendars.of_row(&row)?;

@@ -689,10 +689,17 @@ async fn check_approvers(
         return Err(AppError::invalid("approver_ids", "at most 20 approvers"));
     }
     for a in approvers {
-        accounts::get_user(conn, *a)
+        let u = accounts::get_user(conn, *a)
             .await?
             .filter(|u| u.active)
             .ok_or_else(|| AppError::invalid("approver_ids", format!("no active user {a}")))?;
+        // An approver reads the request's answers: never a customer's user.
+        if u.role == Role::Requester.as_str() {
+            return Err(AppError::invalid(
+                "approver_ids",
+                format!("user {a} is not a member of staff"),
+            ));
+        }
     }
     Ok(())
 }
@@ -1087,7 +1094,19 @@ pub async fn submit_request(
                 Some(t) => catalogue::team_lead_ids(&mut conn, t).await?,
                 None => vec![],
             },
-            "any" | "all" => catalogue::approver_ids(&mut conn, r.id).await?,
+            "any" | "all" => {
+                // Someone disabled since the request type was set up cannot decide.
+                let mut active = Vec::new();
+                for a in catalogue::approver_ids(&mut conn, r.id).await? {
+                    if accounts::get_user(&mut conn, a)
+                        .await?
+                        .is_some_and(|u| u.active)
+                    {
+                        active.push(a);
+                    }
+                }
+                active
+            }
             _ => vec![],
         };
         // Nobody approves their own request.

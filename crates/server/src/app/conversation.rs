@@ -4,7 +4,7 @@
 use super::error::text_field;
 use super::idempotency::{self, IdempotencyKey};
 use super::sla::{self, ClockEvent};
-use super::tickets::{parse_status, COMMENT_MAX, STAFF_ONLY_FIELDS};
+use super::tickets::{parse_status, COMMENT_MAX, STAFF_ONLY_ACTIONS, STAFF_ONLY_FIELDS};
 use super::views::{AttachmentView, CommentView, HistoryEntry};
 use super::{now, Actor, App, AppError, AppResult, AuditTrail};
 use serde::Deserialize;
@@ -182,7 +182,7 @@ pub async fn history(app: &App, actor: &Actor, ticket_id: i64) -> AppResult<Vec<
     let mut out = Vec::with_capacity(entries.len());
     for e in entries {
         let hidden = !staff
-            && (e.action == "note"
+            && (STAFF_ONLY_ACTIONS.contains(&e.action.as_str())
                 || e.field
                     .as_deref()
                     .is_some_and(|f| STAFF_ONLY_FIELDS.contains(&f))

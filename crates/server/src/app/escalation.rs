@@ -8,13 +8,12 @@
 //! first, so two nodes' rounds never interleave. Statements are batched per round (escalations,
 //! notifications, audit entries), because round trips, not work, dominate (BENCHMARKS.md).
 
-use super::sla::{config, micros, store_clock, target_of, to_clock, ts};
+use super::sla::{self, config, level_reached, micros, store_clock, to_clock, ts, ClockEvent};
 use super::{Actor, App, AppError, AppResult, AuditTrail};
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, Row};
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
-use steward_core::sla::ClockState;
 use steward_core::{Channel, Priority, Status};
 use steward_store::audit::{self, NewEntry};
 use steward_store::sla::{self as store, ClockRow, NewEscalation, NewNotification};
@@ -106,15 +105,7 @@ async fn escalate_round(
             continue;
         };
         let cal = config.calendar(row.calendar_id)?;
-        let clock = to_clock(&row);
-        let elapsed = clock.elapsed_at(&cal, now_ts);
-        let reached = if elapsed >= clock.target_secs {
-            2
-        } else if elapsed * 1000 >= clock.target_secs * agreement.warn_per_mille {
-            1
-        } else {
-            0
-        };
+        let reached = level_reached(&to_clock(&row), &cal, now_ts, agreement.warn_per_mille);
         let levels = ((row.escalation_level + 1)..=reached)
             .map(|l| if l == 1 { "warning" } else { "breach" })
             .collect();
@@ -248,10 +239,13 @@ async fn escalate_round(
             store::update_clock(&mut ctx.conn, &step.row, None).await?;
         }
     }
-    // Raised priorities and moves change tickets one by one; they are rare.
+    // Raised priorities and moves change tickets one by one (they are rare), and their clocks
+    // follow: new targets, another team's OLA. Levels already reached do not fire again.
     for (ticket, level, actions) in changes {
-        if let Some(t) = apply_ticket_actions(ctx, ticket, level, &actions, now).await? {
-            rebaseline_after_escalation(app, ctx, &t, now).await?;
+        if let Some((before, after)) =
+            apply_ticket_actions(ctx, ticket, level, &actions, now).await?
+        {
+            sla::sync_clocks(app, ctx, Some(&before), &after, ClockEvent::Changed, now).await?;
         }
     }
     Ok((warnings, breaches))
@@ -296,15 +290,15 @@ impl Recipients {
     }
 }
 
-/// Raises the priority or moves the ticket as a level's actions say; returns the ticket when
-/// it changed.
+/// Raises the priority or moves the ticket as a level's actions say; returns the ticket before
+/// and after when it changed.
 async fn apply_ticket_actions(
     ctx: &mut WriteCtx,
     ticket_id: i64,
     level: &str,
     actions: &EscalationActions,
     now: i64,
-) -> AppResult<Option<Ticket>> {
+) -> AppResult<Option<(Ticket, Ticket)>> {
     let Some(t) = tickets::get(&mut ctx.conn, &tickets::Scope::All, ticket_id).await? else {
         return Ok(None);
     };
@@ -363,50 +357,7 @@ async fn apply_ticket_actions(
             ],
         )
         .await?;
-    Ok(Some(changed))
-}
-
-/// After an escalation raised the priority, every clock of the ticket takes the new targets;
-/// levels already escalated stay escalated.
-async fn rebaseline_after_escalation(
-    app: &App,
-    ctx: &mut WriteCtx,
-    t: &Ticket,
-    now: i64,
-) -> AppResult<()> {
-    let rows = store::clocks_of(&mut ctx.conn, t.id).await?;
-    let config = config(app, &mut ctx.conn).await?;
-    let now_ts = ts(now);
-    let mut earliest: Option<i64> = None;
-    for mut row in rows {
-        if row.state != ClockState::Running.as_str() && row.state != ClockState::Paused.as_str() {
-            continue;
-        }
-        let Some(a) = config.agreement(row.sla_id) else {
-            continue;
-        };
-        let cal = config.calendar(row.calendar_id)?;
-        let mut clock = to_clock(&row);
-        if let Some(target) = target_of(a, t.priority, &row.metric) {
-            if target != clock.target_secs {
-                clock.rebaseline(&cal, now_ts, target);
-                row.baseline += 1;
-            }
-        }
-        if clock.state == ClockState::Paused {
-            row.due_at = clock.due_if_resumed_at(&cal, now_ts).map(micros);
-        }
-        store_clock(&mut row, &clock, &cal, a.warn_per_mille);
-        store::update_clock(&mut ctx.conn, &row, None).await?;
-        if row.state == ClockState::Running.as_str() {
-            earliest = match (earliest, row.due_at) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-        }
-    }
-    tickets::set_sla_due(&mut ctx.conn, t.id, earliest).await?;
-    Ok(())
+    Ok(Some((t, changed)))
 }
 
 async fn team_leads(conn: &mut AnyConnection, team: i64) -> AppResult<Vec<i64>> {

@@ -97,15 +97,16 @@ fn backoff_secs(attempts: i64) -> i64 {
 async fn run_one(app: &App, node: &str, job: jobs::Job) {
     let result = match job.kind.as_str() {
         SLA_SWEEP => {
-            async {
-                let now = now();
-                let r = escalation::sweep(app, now, node).await?;
+            // Both run even when one fails; the job fails (and retries) if either did.
+            let now = now();
+            let escalated = escalation::sweep(app, now, node).await;
+            if let Ok(r) = &escalated {
                 if r.warnings + r.breaches > 0 {
                     tracing::info!(warnings = r.warnings, breaches = r.breaches, "SLA sweep");
                 }
-                super::major::sweep_unanswered(app, now).await.map(|_| ())
             }
-            .await
+            let unanswered = super::major::sweep_unanswered(app, now).await;
+            escalated.and(unanswered).map(|_| ())
         }
         other => Err(AppError::Internal(format!(
             "no handler for job kind {other}"
@@ -134,7 +135,13 @@ async fn run_one(app: &App, node: &str, job: jobs::Job) {
                     }
                     Some(e) => {
                         tracing::warn!(job = job.id, kind = %job.kind, error = %e, "job failed");
-                        let retry = now + backoff_secs(job.attempts) * 1_000_000;
+                        // The recurring sweep must not fall an hour behind after a bad minute.
+                        let delay = if recurring {
+                            backoff_secs(job.attempts).min(SWEEP_EVERY_SECS * 4)
+                        } else {
+                            backoff_secs(job.attempts)
+                        };
+                        let retry = now + delay * 1_000_000;
                         jobs::fail(&mut ctx.conn, job.id, &owner, now, &e, retry).await?;
                     }
                 }

@@ -10,7 +10,8 @@
 //! - The first public reply by staff meets the response clock; resolving meets both; a reopen
 //!   resumes the resolution clock; closing or cancelling stops what still runs.
 //! - A change of priority re-baselines: the business time consumed so far is kept and measured
-//!   against the new priority's target. A change of service, organisation or team that selects
+//!   against the new priority's target; levels already escalated stay escalated while the new
+//!   target still calls for them. A change of service, organisation or team that selects
 //!   a different agreement replaces its clocks, and the consumed time carries over.
 //! - Each clock warns once and breaches once per baseline, however many nodes sweep.
 
@@ -197,6 +198,24 @@ pub(crate) fn target_of(a: &Agreement, priority: i64, metric: &str) -> Option<i6
         })
 }
 
+/// The escalation level a clock has reached at `now`: 2 past its target, 1 past the warning
+/// share, else 0.
+pub(crate) fn level_reached(
+    clock: &Clock,
+    cal: &WorkingCalendar,
+    now: Timestamp,
+    warn_per_mille: i64,
+) -> i64 {
+    let elapsed = clock.elapsed_at(cal, now);
+    if elapsed >= clock.target_secs {
+        2
+    } else if elapsed * 1000 >= clock.target_secs * warn_per_mille {
+        1
+    } else {
+        0
+    }
+}
+
 /// What happened to the ticket, as far as its clocks care.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClockEvent {
@@ -254,11 +273,20 @@ pub async fn sync_clocks(
         }
         for a in &agreements {
             for metric in [RESPONSE, RESOLUTION] {
-                if rows.iter().any(|r| r.sla_id == a.id && r.metric == metric) {
+                // A clock of this agreement cancelled earlier (the ticket went to another team
+                // and came back) is taken up again rather than duplicated.
+                let existing = rows
+                    .iter()
+                    .position(|r| r.sla_id == a.id && r.metric == metric);
+                if existing.is_some_and(|i| rows[i].state != ClockState::Cancelled.as_str()) {
                     continue;
                 }
                 // A response clock is only started for a ticket nobody has answered yet.
-                if metric == RESPONSE && old.is_some() && !carried.contains_key(RESPONSE) {
+                if metric == RESPONSE
+                    && old.is_some()
+                    && !carried.contains_key(RESPONSE)
+                    && tickets::has_staff_reply(conn, t.id, t.requester_id).await?
+                {
                     continue;
                 }
                 let Some(target) = target_of(a, t.priority, metric) else {
@@ -270,9 +298,28 @@ pub async fn sync_clocks(
                     clock.elapsed_secs = *elapsed;
                     clock.paused_secs = *paused;
                     clock.started_at = ts(t.created_at);
+                } else if let Some(i) = existing {
+                    clock.elapsed_secs = rows[i].elapsed_secs;
+                    clock.paused_secs = rows[i].paused_secs;
+                    clock.started_at = ts(rows[i].started_at);
                 }
                 if waiting {
                     clock.pause(&cal, now_ts);
+                }
+                if let Some(i) = existing {
+                    let row = &mut rows[i];
+                    row.calendar_id = a.calendar_id;
+                    row.baseline += 1;
+                    row.escalation_level = row.escalation_level.min(level_reached(
+                        &clock,
+                        &cal,
+                        now_ts,
+                        a.warn_per_mille,
+                    ));
+                    row.due_at = clock.due_if_resumed_at(&cal, now_ts).map(micros);
+                    store_clock(row, &clock, &cal, a.warn_per_mille);
+                    store::update_clock(conn, row, None).await?;
+                    continue;
                 }
                 let mut row = ClockRow {
                     id: 0,
@@ -355,10 +402,13 @@ pub async fn sync_clocks(
             if let Some(target) = config
                 .agreement(row.sla_id)
                 .and_then(|a| target_of(a, t.priority, &row.metric))
+                .filter(|target| *target != clock.target_secs)
             {
                 clock.rebaseline(&cal, now_ts, target);
                 row.baseline += 1;
-                row.escalation_level = 0;
+                row.escalation_level = row
+                    .escalation_level
+                    .min(level_reached(&clock, &cal, now_ts, warn));
             }
         }
         if clock.state == ClockState::Paused {

@@ -17,7 +17,23 @@ use utoipa::ToSchema;
 
 pub const TITLE_MAX: usize = 200;
 /// Fields requesters do not see, on the ticket or in its history.
-pub const STAFF_ONLY_FIELDS: &[&str] = &["priority_reason", "watcher_ids"];
+pub const STAFF_ONLY_FIELDS: &[&str] = &[
+    "priority_reason",
+    "watcher_ids",
+    "breach_reason",
+    "post_incident_review",
+];
+/// History actions requesters do not see: the service desk's escalations and major-incident
+/// internals (the communication log is what customers read).
+pub const STAFF_ONLY_ACTIONS: &[&str] = &[
+    "note",
+    "sla_warning",
+    "sla_breach",
+    "declare_major",
+    "page",
+    "acknowledge_major",
+    "major_response_overdue",
+];
 pub const DESCRIPTION_MAX: usize = 20_000;
 pub const COMMENT_MAX: usize = 20_000;
 
@@ -469,10 +485,7 @@ pub async fn update_ticket(
     store
         .write(move |ctx| {
             Box::pin(async move {
-                let scope = actor.ticket_scope();
-                let old = tickets::get(&mut ctx.conn, &scope, id)
-                    .await?
-                    .ok_or(AppError::NotFound)?;
+                let old = actor.visible_ticket(&mut ctx.conn, id).await?;
                 if let Some(v) = if_match {
                     if v != old.version {
                         return Err(AppError::Stale);

@@ -15,6 +15,7 @@ on_both_databases!(
     two_nodes_escalate_each_clock_exactly_once,
     major_incident_runs_to_its_review,
     the_job_queue_leases_retries_and_keeps_dead_jobs,
+    ola_clocks_follow_the_team,
 );
 
 const CHINA: i64 = 1;
@@ -651,6 +652,42 @@ async fn escalations_fire_once_and_survive_a_restart(t: &TestApp) {
         .await
         .unwrap();
     assert!(history.to_string().contains("sla_breach"), "{history}");
+    // Requesters see neither the escalations nor the breach reason in the history.
+    let clock = esc["items"][1]["clock_id"].as_i64().unwrap();
+    let res = t
+        .req(
+            reqwest::Method::PUT,
+            &format!("/api/v1/tickets/{id}/clocks/{clock}/breach-reason"),
+            &manager,
+        )
+        .json(&json!({"breach_reason": "Vendor outage"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let history = t
+        .get(&format!("/api/v1/tickets/{id}/history"), &requester)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !history.contains("sla_breach") && !history.contains("Vendor outage"),
+        "{history}"
+    );
+    // Lowering the priority of a breached ticket does not breach it again.
+    let res = t
+        .patch(
+            &format!("/api/v1/tickets/{id}"),
+            &manager,
+            json!({"priority": null, "impact": "low", "urgency": "medium"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let r = escalation::sweep(&t.app, created + minutes(70), "node-a")
+        .await
+        .unwrap();
+    assert_eq!((r.warnings, r.breaches), (0, 0));
 }
 
 async fn two_nodes_escalate_each_clock_exactly_once(t: &TestApp) {
@@ -738,6 +775,10 @@ async fn major_incident_runs_to_its_review(t: &TestApp) {
     let oncall = t
         .user("oncall@example.com", "agent", None, vec![team])
         .await;
+    let dba_team = t.team("Database").await;
+    let dba = t
+        .user("dba@example.com", "agent", None, vec![dba_team])
+        .await;
     let requester = t
         .user("req@example.com", "requester", Some(org), vec![])
         .await;
@@ -773,11 +814,11 @@ async fn major_incident_runs_to_its_review(t: &TestApp) {
     )
     .await;
     let res = t
-        .post(&format!("/api/v1/tickets/{id}/major"), &agent, json!({"roster_user_ids": [oncall.id, agent.id], "response_minutes": 10, "summary": "ERP is down for everyone"}))
+        .post(&format!("/api/v1/tickets/{id}/major"), &agent, json!({"roster_user_ids": [oncall.id, agent.id, dba.id], "response_minutes": 10, "summary": "ERP is down for everyone"}))
         .await;
     assert_eq!(res.status(), 201);
     let m: Value = res.json().await.unwrap();
-    assert_eq!(m["roster"].as_array().unwrap().len(), 2);
+    assert_eq!(m["roster"].as_array().unwrap().len(), 3);
     problem(
         t.post(
             &format!("/api/v1/tickets/{id}/major"),
@@ -829,6 +870,19 @@ async fn major_incident_runs_to_its_review(t: &TestApp) {
     let m: Value = res.json().await.unwrap();
     assert!(m["responded_at"].is_string());
     assert!(m["response_overdue"].as_bool().unwrap());
+    // Paged from another team: the emergency team member sees the incident and answers.
+    let res = t
+        .post(
+            &format!("/api/v1/tickets/{id}/major/acknowledge"),
+            &dba,
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        t.get(&format!("/api/v1/tickets/{id}"), &dba).await.status(),
+        200
+    );
 
     let res = t
         .post(
@@ -1107,4 +1161,56 @@ async fn the_job_queue_leases_retries_and_keeps_dead_jobs(t: &TestApp) {
         "rescheduled"
     );
     assert_eq!(sweeps[0]["attempts"], 0);
+}
+
+/// An OLA's clocks start when its team takes the ticket, stop when the ticket moves to another
+/// team, and are taken up again, with the time already used, when it comes back.
+async fn ola_clocks_follow_the_team(t: &TestApp) {
+    let network = t.team("Network").await;
+    let desktop = t.team("Desktop").await;
+    let manager = t
+        .user("sm@example.com", "service_manager", None, vec![])
+        .await;
+    let agent = t
+        .user("agent@example.com", "agent", None, vec![network, desktop])
+        .await;
+    let res = t
+        .post(
+            "/api/v1/slas",
+            &manager,
+            json!({"name": "Network OLA", "kind": "ola", "team_id": network, "calendar_id": ALWAYS,
+                   "valid_from": "2020-01-01", "status": "active",
+                   "targets": [{"priority": "P3", "response_minutes": 20, "resolution_minutes": 120}]}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let ticket = t.ticket(&agent, "Switch port down", json!({})).await;
+    let id = ticket["id"].as_i64().unwrap();
+    assert!(clocks(t, &agent, id).await.is_empty(), "no team, no OLA");
+    let route = |team: i64| json!({"team_id": team});
+    let ola = |c: &[Value]| -> Vec<String> {
+        c.iter()
+            .filter(|c| c["sla_name"] == "Network OLA")
+            .map(|c| {
+                format!(
+                    "{}:{}",
+                    c["metric"].as_str().unwrap(),
+                    c["status"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    t.patch(&format!("/api/v1/tickets/{id}"), &agent, route(network))
+        .await;
+    let c = clocks(t, &agent, id).await;
+    assert_eq!(ola(&c), ["response:running", "resolution:running"]);
+    t.patch(&format!("/api/v1/tickets/{id}"), &agent, route(desktop))
+        .await;
+    let c = clocks(t, &agent, id).await;
+    assert_eq!(ola(&c), ["response:cancelled", "resolution:cancelled"]);
+    t.patch(&format!("/api/v1/tickets/{id}"), &agent, route(network))
+        .await;
+    let c = clocks(t, &agent, id).await;
+    assert_eq!(ola(&c), ["response:running", "resolution:running"]);
+    assert_eq!(c.len(), 2, "taken up again, not duplicated");
 }

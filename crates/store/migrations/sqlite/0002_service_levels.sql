@@ -179,6 +179,8 @@ CREATE TABLE notifications (
     read_at BIGINT
 );
 CREATE INDEX notifications_user ON notifications(user_id, id);
+-- The unread count in every page's top bar.
+CREATE INDEX notifications_unread ON notifications(user_id) WHERE read_at IS NULL;
 
 -- The job queue: claimed with a lease; a job whose lease expires is claimed again.
 CREATE TABLE jobs (
