@@ -603,6 +603,29 @@ fn attachment(row: &AnyRow) -> sqlx::Result<Attachment> {
     })
 }
 
+/// The same file already attached by the same person to the same place (a form sent twice).
+pub async fn same_attachment(
+    conn: &mut AnyConnection,
+    a: &Attachment,
+) -> Result<Option<Attachment>> {
+    let mut sql = Sql::new(&format!(
+        "SELECT {ATTACHMENT_COLUMNS} FROM attachments WHERE ticket_id = "
+    ));
+    sql.bind(a.ticket_id)
+        .push(" AND sha256 = ")
+        .bind(a.sha256.as_str())
+        .push(" AND filename = ")
+        .bind(a.filename.as_str())
+        .push(" AND uploaded_by = ")
+        .bind(a.uploaded_by);
+    match a.comment_id {
+        Some(c) => sql.push(" AND comment_id = ").bind(c),
+        None => sql.push(" AND comment_id IS NULL"),
+    };
+    let row = sql.query().fetch_optional(conn).await?;
+    Ok(row.as_ref().map(attachment).transpose()?)
+}
+
 pub async fn insert_attachment(conn: &mut AnyConnection, a: &Attachment) -> Result<i64> {
     let row = sqlx::query(
         "INSERT INTO attachments (ticket_id, comment_id, filename, content_type, size, sha256, uploaded_by, created_at) \

@@ -130,6 +130,10 @@ pub async fn add_attachment(
                     uploaded_by: actor.user_id,
                     created_at: now,
                 };
+                // A form sent again (a retry after an error, a double click) adds nothing.
+                if let Some(existing) = tickets::same_attachment(&mut ctx.conn, &a).await? {
+                    return Ok(AttachmentView::from(&existing));
+                }
                 a.id = tickets::insert_attachment(&mut ctx.conn, &a).await?;
                 tickets::touch(&mut ctx.conn, ticket_id, now).await?;
                 let field = comment_id.map(|c| format!("comment:{c}"));

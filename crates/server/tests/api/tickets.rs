@@ -428,6 +428,27 @@ async fn attachments_are_downloads(t: &TestApp) {
         .starts_with("attachment;"));
     assert_eq!(dl.headers()["x-content-type-options"], "nosniff");
     assert_eq!(dl.bytes().await.unwrap(), svg.as_bytes());
+    // The same file sent again by the same person (a retried form) is not added twice.
+    let again = reqwest::multipart::Part::bytes(svg.as_bytes().to_vec())
+        .file_name("x.svg")
+        .mime_str("image/svg+xml")
+        .unwrap();
+    let res = t
+        .req(reqwest::Method::POST, &path, &req)
+        .multipart(reqwest::multipart::Form::new().part("file", again))
+        .send()
+        .await
+        .unwrap();
+    let b: Value = res.json().await.unwrap();
+    assert_eq!(b["id"], a["id"]);
+    let list: Value = t.get(&path, &req).await.json().await.unwrap();
+    assert_eq!(
+        list["items"]
+            .as_array()
+            .map(Vec::len)
+            .unwrap_or_else(|| list.as_array().unwrap().len()),
+        1
+    );
     // Someone who cannot see the ticket cannot download.
     problem(
         t.get(a["download_url"].as_str().unwrap(), &other).await,
