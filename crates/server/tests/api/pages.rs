@@ -130,7 +130,7 @@ async fn service_level_pages_render_and_save(t: &TestApp) {
     .unwrap();
 
     let staff = Browser::login(t, "sm@example.com").await;
-    for (path, must_contain) in [
+    let pages = [
         ("/desk?sort=due&due=24", "ERP 无法登录"),
         (
             &format!("/tickets/{id}") as &str,
@@ -153,10 +153,24 @@ async fn service_level_pages_render_and_save(t: &TestApp) {
             "/admin/calendars/1/calendar.ics?year=2026",
             "BEGIN:VCALENDAR",
         ),
-    ] {
-        let (status, html) = staff.get(path).await;
-        assert_eq!(status, 200, "{path}");
-        assert!(html.contains(must_contain), "{path} lacks {must_contain}");
+    ];
+    // In English, then in Chinese: every text is translated.
+    for locale in ["en", "zh-CN"] {
+        t.patch(
+            &format!("/api/v1/users/{}", manager.id),
+            &admin,
+            json!({"locale": locale}),
+        )
+        .await;
+        for (path, must_contain) in &pages {
+            let (status, html) = staff.get(path).await;
+            assert_eq!(status, 200, "{path} in {locale}");
+            assert!(html.contains(must_contain), "{path} lacks {must_contain}");
+            assert!(
+                !html.contains("Unknown localization key"),
+                "{path} in {locale} has an untranslated text"
+            );
+        }
     }
     // The paged agent sees the page in the notifications and can answer it from the ticket.
     let agent_browser = Browser::login(t, "agent@example.com").await;
