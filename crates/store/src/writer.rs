@@ -8,6 +8,7 @@
 use crate::audit::ChainHead;
 use crate::{Backend, StoreError};
 use futures::future::BoxFuture;
+use futures::FutureExt;
 use sqlx::AnyConnection;
 use tokio::sync::{mpsc, oneshot};
 
@@ -177,7 +178,18 @@ async fn run_batch(ctx: &mut WriteCtx, jobs: Vec<Job>) {
         }
         let chain_before = ctx.chain.clone();
         let dirty_before = ctx.chain_dirty;
-        let outcome = job(ctx).await;
+        // A change that panics is rolled back like one that failed, and the writer goes on: one
+        // bug must not stop every later change. Its caller sees the writer's error.
+        let outcome = match std::panic::AssertUnwindSafe(job(ctx)).catch_unwind().await {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                tracing::error!("a change panicked; it is rolled back");
+                Outcome {
+                    ok: false,
+                    deliver: Box::new(|_| {}),
+                }
+            }
+        };
         let end = if outcome.ok {
             exec(ctx, "RELEASE SAVEPOINT change").await
         } else {

@@ -1,10 +1,11 @@
 use crate::common::TestApp;
 use crate::on_both_databases;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 on_both_databases!(
     health_metrics_openapi_and_headers,
-    cli_creates_users_and_tokens
+    cli_creates_users_and_tokens,
+    a_panicking_change_does_not_stop_the_writer
 );
 
 async fn health_metrics_openapi_and_headers(t: &TestApp) {
@@ -159,4 +160,27 @@ async fn cli_creates_users_and_tokens(t: &TestApp) {
         .await
         .unwrap();
     assert_eq!(entries[0].channel, "cli");
+}
+
+/// A bug that panics inside a change rolls that change back; the writer, and with it every
+/// later change, goes on.
+async fn a_panicking_change_does_not_stop_the_writer(t: &TestApp) {
+    let user = t.user("a@x.test", "agent", None, vec![]).await;
+    let panicked: Result<(), steward_store::StoreError> = t
+        .app
+        .store
+        .write(|ctx| {
+            Box::pin(async move {
+                sqlx::query("UPDATE users SET name = 'half-written' WHERE email = 'a@x.test'")
+                    .execute(&mut ctx.conn)
+                    .await?;
+                panic!("a bug in a change");
+            })
+        })
+        .await;
+    assert!(panicked.is_err());
+    let me: Value = t.get("/api/v1/me", &user).await.json().await.unwrap();
+    assert_eq!(me["name"], "a", "the panicked change was rolled back");
+    let ticket = t.ticket(&user, "after the panic", json!({})).await;
+    assert_eq!(ticket["title"], "after the panic");
 }
