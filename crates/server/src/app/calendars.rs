@@ -243,6 +243,8 @@ pub struct DayView {
     pub reason: String,
     /// The holiday's name, or the holiday an adjusted working day makes up for.
     pub name: Option<String>,
+    /// The English name of a built-in China mainland holiday.
+    pub name_en: Option<String>,
 }
 
 impl From<DayInfo> for DayView {
@@ -253,11 +255,16 @@ impl From<DayInfo> for DayView {
             DayReason::Holiday { name } => ("holiday", Some(name)),
             DayReason::AdjustedWorkday { name } => ("adjusted_workday", Some(name)),
         };
+        let name = name.filter(|n| !n.is_empty());
         DayView {
             date: d.date,
             working: d.working,
             reason: reason.to_string(),
-            name: name.filter(|n| !n.is_empty()),
+            name_en: name
+                .as_deref()
+                .and_then(steward_core::calendar::china::Festival::from_zh)
+                .map(|f| f.en().to_string()),
+            name,
         }
     }
 }

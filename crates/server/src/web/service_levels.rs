@@ -511,7 +511,13 @@ async fn calendar_view(
             "adjusted_workday" => "adjusted",
             other => other,
         };
-        let note = d.name.clone().unwrap_or_default();
+        // The built-in holidays carry their Chinese names; English readers get theirs.
+        let note = match (&d.name, u.lang) {
+            (Some(n), crate::i18n::Lang::En) => steward_core::calendar::china::Festival::from_zh(n)
+                .map(|f| f.en().to_string())
+                .unwrap_or_else(|| n.clone()),
+            (name, _) => name.clone().unwrap_or_default(),
+        };
         week.push(Some(DayCell {
             day: d.date.day(),
             working: d.working,

@@ -67,6 +67,10 @@ async fn calendars_answer_working_days_and_due_times(t: &TestApp) {
     assert_eq!(day("2025-10-01")["working"], false);
     assert_eq!(day("2025-10-01")["reason"], "holiday");
     assert_eq!(day("2025-10-01")["name"], "国庆节、中秋节");
+    assert_eq!(
+        day("2025-10-01")["name_en"],
+        "National Day and Mid-Autumn Festival"
+    );
     assert_eq!(day("2025-10-09")["working"], true);
     assert_eq!(day("2025-10-11")["reason"], "adjusted_workday");
 
