@@ -47,6 +47,15 @@ pub struct ServiceView {
     pub updated_at: String,
 }
 
+/// The Chinese or the English text of a bilingual field.
+fn in_language<'a>(zh: bool, zh_text: &'a str, en_text: &'a str) -> &'a str {
+    if zh {
+        zh_text
+    } else {
+        en_text
+    }
+}
+
 impl ServiceView {
     fn new(s: &Service, customer_ids: Vec<i64>, related_ids: Vec<i64>) -> ServiceView {
         ServiceView {
@@ -72,19 +81,11 @@ impl ServiceView {
     }
 
     pub fn name(&self, zh: &bool) -> &str {
-        if *zh {
-            &self.name_zh
-        } else {
-            &self.name_en
-        }
+        in_language(*zh, &self.name_zh, &self.name_en)
     }
 
     pub fn description(&self, zh: &bool) -> &str {
-        if *zh {
-            &self.description_zh
-        } else {
-            &self.description_en
-        }
+        in_language(*zh, &self.description_zh, &self.description_en)
     }
 }
 
@@ -135,19 +136,11 @@ impl RequestTypeView {
     }
 
     pub fn name(&self, zh: &bool) -> &str {
-        if *zh {
-            &self.name_zh
-        } else {
-            &self.name_en
-        }
+        in_language(*zh, &self.name_zh, &self.name_en)
     }
 
     pub fn description(&self, zh: &bool) -> &str {
-        if *zh {
-            &self.description_zh
-        } else {
-            &self.description_en
-        }
+        in_language(*zh, &self.description_zh, &self.description_en)
     }
 }
 
