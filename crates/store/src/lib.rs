@@ -5,14 +5,18 @@
 pub mod accounts;
 pub mod audit;
 pub mod catalogue;
+pub mod imap;
 pub mod jobs;
+pub mod mail;
 pub mod major;
+pub mod outbound;
 pub mod reports;
 pub mod schema;
 pub mod search;
 pub mod sla;
 pub mod sql;
 pub mod tickets;
+pub mod webhooks;
 pub mod writer;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

@@ -21,10 +21,15 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_service_levels.sql"),
         postgres: include_str!("../migrations/postgres/0002_service_levels.sql"),
     },
+    Migration {
+        version: 3,
+        sqlite: include_str!("../migrations/sqlite/0003_email_and_integrations.sql"),
+        postgres: include_str!("../migrations/postgres/0003_email_and_integrations.sql"),
+    },
 ];
 
 /// The schema version this binary reads and writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 async fn current_version(conn: &mut AnyConnection) -> Result<i64> {
     match sqlx::query("SELECT MAX(version) FROM schema_version")

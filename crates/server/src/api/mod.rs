@@ -4,11 +4,14 @@
 pub mod accounts;
 pub mod catalogue;
 pub mod extract;
+pub mod mail;
 pub mod major;
+pub mod outbound;
 pub mod problem;
 pub mod reports;
 pub mod service_levels;
 pub mod tickets;
+pub mod webhooks;
 
 use crate::http::AppState;
 use axum::extract::DefaultBodyLimit;
@@ -77,8 +80,17 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// The whole document: the paths listed above and each module's own part.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.merge(mail::Doc::openapi());
+    doc.merge(outbound::Doc::openapi());
+    doc.merge(webhooks::Doc::openapi());
+    doc
+}
+
 async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+    Json(openapi_document())
 }
 
 async fn not_found() -> Problem {
@@ -143,6 +155,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
             get(accounts::get_org).patch(accounts::update_org),
         )
         .merge(catalogue_routes())
+        .merge(mail::routes())
+        .merge(outbound::routes())
+        .merge(webhooks::routes())
         .route(
             "/api/v1/calendars",
             get(service_levels::list_calendars).post(service_levels::create_calendar),

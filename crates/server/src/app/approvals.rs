@@ -91,7 +91,19 @@ pub(crate) async fn open(
             )
             .await?;
     }
-    // Approvers learn in-app that a request waits for them (by email once mail exists).
+    // Approvers learn that a request waits for them: in-app, and by email as they choose.
+    super::events::publish(
+        ctx,
+        &[super::events::Event::new(
+            super::events::EventKind::ApprovalRequested,
+            ticket_id,
+            actor.audit_id(),
+            now,
+        )
+        .with_recipients(c.approvers.clone())],
+        now,
+    )
+    .await?;
     let params = serde_json::json!({ "number": ticket.number, "title": ticket.title }).to_string();
     for a in &c.approvers {
         steward_store::sla::notify(

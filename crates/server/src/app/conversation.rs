@@ -112,6 +112,16 @@ pub async fn add_comment(
                     sla::sync_clocks(&app, ctx, Some(&t), &t, ClockEvent::StaffReplied, now)
                         .await?;
                 }
+                if !input.internal {
+                    let replied = super::events::Event::new(
+                        super::events::EventKind::TicketReplied,
+                        ticket_id,
+                        actor.audit_id(),
+                        now,
+                    )
+                    .with_comment(id);
+                    super::events::publish(ctx, &[replied], now).await?;
+                }
                 let c = tickets::get_comment(&mut ctx.conn, id)
                     .await?
                     .ok_or(AppError::NotFound)?;

@@ -8,6 +8,7 @@
 //! first, so two nodes' rounds never interleave. Statements are batched per round (escalations,
 //! notifications, audit entries), because round trips, not work, dominate (BENCHMARKS.md).
 
+use super::events::{self, Event, EventKind};
 use super::sla::{self, config, level_reached, micros, store_clock, to_clock, ts, ClockEvent};
 use super::{Actor, App, AppError, AppResult, AuditTrail};
 use serde::{Deserialize, Serialize};
@@ -153,6 +154,7 @@ async fn escalate_round(
         .collect();
     let mut recipients = Recipients::default();
     let mut notifications = Vec::new();
+    let mut events = Vec::new();
     let mut entries: Vec<(i64, String, String, String)> = Vec::new();
     let mut changes: Vec<(i64, &'static str, EscalationActions)> = Vec::new();
     let (mut warnings, mut breaches) = (0, 0);
@@ -180,7 +182,22 @@ async fn escalate_round(
             "due_at": row.due_at.map(super::views::instant),
         })
         .to_string();
-        for user in recipients.of(&mut ctx.conn, t, &actions).await? {
+        let users = recipients.of(&mut ctx.conn, t, &actions).await?;
+        let kind = if w.level == "warning" {
+            EventKind::SlaWarning
+        } else {
+            EventKind::SlaBreached
+        };
+        events.push(
+            Event::new(kind, t.id, None, now)
+                .with_recipients(users.clone())
+                .with_data(serde_json::json!({
+                    "metric": row.metric,
+                    "sla": row.sla_name,
+                    "due_at": row.due_at.map(super::views::instant),
+                })),
+        );
+        for user in users {
             notifications.push(NewNotification {
                 user_id: user,
                 ticket_id: Some(t.id),
@@ -199,6 +216,7 @@ async fn escalate_round(
         }
     }
     store::notify_many(&mut ctx.conn, &notifications, now).await?;
+    events::publish(ctx, &events, now).await?;
     let audit_entries: Vec<NewEntry> = entries
         .iter()
         .map(|(ticket, action, metric, value)| NewEntry {

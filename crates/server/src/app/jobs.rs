@@ -26,24 +26,42 @@ pub fn node_id() -> String {
     format!("{host}-{}-{}", std::process::id(), now() % 1_000_000)
 }
 
+/// How often an IMAP mailbox is polled.
+const IMAP_POLL_EVERY_SECS: i64 = 30;
+/// How often stored but unprocessed mail is looked for.
+const MAIL_RECOVER_EVERY_SECS: i64 = 60;
+
+/// The jobs that run again after each run, and how many seconds later.
+const RECURRING: [(&str, i64); 3] = [
+    (SLA_SWEEP, SWEEP_EVERY_SECS),
+    (super::inbound::IMAP_POLL, IMAP_POLL_EVERY_SECS),
+    (super::inbound::RECOVER, MAIL_RECOVER_EVERY_SECS),
+];
+
+fn recurring_every(kind: &str) -> Option<i64> {
+    RECURRING.iter().find(|(k, _)| *k == kind).map(|(_, s)| *s)
+}
+
 /// Makes sure the recurring jobs exist (the dedupe key keeps one of each).
 pub async fn ensure_recurring(app: &App) -> AppResult<()> {
     app.store
         .write(|ctx| {
             Box::pin(async move {
                 let now = now();
-                jobs::enqueue(
-                    &mut ctx.conn,
-                    &NewJob {
-                        kind: SLA_SWEEP,
-                        payload: "{}".into(),
-                        dedupe_key: Some(SLA_SWEEP.into()),
-                        run_at: now,
-                        max_attempts: 1_000_000,
-                    },
-                    now,
-                )
-                .await?;
+                for (kind, _) in RECURRING {
+                    jobs::enqueue(
+                        &mut ctx.conn,
+                        &NewJob {
+                            kind,
+                            payload: "{}".into(),
+                            dedupe_key: Some(kind.into()),
+                            run_at: now,
+                            max_attempts: 1_000_000,
+                        },
+                        now,
+                    )
+                    .await?;
+                }
                 Ok::<_, AppError>(())
             })
         })
@@ -108,12 +126,17 @@ async fn run_one(app: &App, node: &str, job: jobs::Job) {
             let unanswered = super::major::sweep_unanswered(app, now).await;
             escalated.and(unanswered).map(|_| ())
         }
+        super::events::DISPATCH => super::events::dispatch(app, &job.payload).await,
+        super::outbound::SEND => super::outbound::send_job(app, &job).await,
+        super::webhooks::DELIVER => super::webhooks::deliver_job(app, &job).await,
+        super::inbound::IMAP_POLL => super::inbound::imap::poll_all(app).await,
+        super::inbound::RECOVER => super::inbound::process_stalled(app).await,
         other => Err(AppError::Internal(format!(
             "no handler for job kind {other}"
         ))),
     };
     let owner = node.to_string();
-    let recurring = job.kind == SLA_SWEEP;
+    let recurring = recurring_every(&job.kind);
     let error = result.err().map(|e| e.to_string());
     let done = app
         .store
@@ -121,25 +144,21 @@ async fn run_one(app: &App, node: &str, job: jobs::Job) {
             Box::pin(async move {
                 let now = now();
                 match error {
-                    None if recurring => {
-                        jobs::reschedule(
-                            &mut ctx.conn,
-                            job.id,
-                            &owner,
-                            now + SWEEP_EVERY_SECS * 1_000_000,
-                        )
-                        .await?;
-                    }
-                    None => {
-                        jobs::complete(&mut ctx.conn, job.id, &owner, now).await?;
-                    }
+                    None => match recurring {
+                        Some(every) => {
+                            let next = now + every * 1_000_000;
+                            jobs::reschedule(&mut ctx.conn, job.id, &owner, next).await?;
+                        }
+                        None => {
+                            jobs::complete(&mut ctx.conn, job.id, &owner, now).await?;
+                        }
+                    },
                     Some(e) => {
                         tracing::warn!(job = job.id, kind = %job.kind, error = %e, "job failed");
-                        // The recurring sweep must not fall an hour behind after a bad minute.
-                        let delay = if recurring {
-                            backoff_secs(job.attempts).min(SWEEP_EVERY_SECS * 4)
-                        } else {
-                            backoff_secs(job.attempts)
+                        // A recurring job must not fall an hour behind after a bad minute.
+                        let delay = match recurring {
+                            Some(every) => backoff_secs(job.attempts).min(every * 4),
+                            None => backoff_secs(job.attempts),
                         };
                         let retry = now + delay * 1_000_000;
                         jobs::fail(&mut ctx.conn, job.id, &owner, now, &e, retry).await?;

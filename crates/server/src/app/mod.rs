@@ -14,14 +14,18 @@ pub mod catalogue;
 pub mod conversation;
 pub mod error;
 pub mod escalation;
+pub mod events;
 pub mod idempotency;
+pub mod inbound;
 pub mod jobs;
 pub mod major;
 pub mod notifications;
+pub mod outbound;
 pub mod reports;
 pub mod sla;
 pub mod tickets;
 pub mod views;
+pub mod webhooks;
 
 use std::sync::Arc;
 use steward_core::PriorityMatrix;
@@ -35,6 +39,8 @@ pub struct Limits {
     pub attachment_bytes: usize,
     pub session_idle_secs: i64,
     pub session_absolute_secs: i64,
+    /// The largest raw email taken in; a larger one is stored and quarantined.
+    pub mail_bytes: usize,
 }
 
 impl Default for Limits {
@@ -43,6 +49,7 @@ impl Default for Limits {
             attachment_bytes: 10 * 1024 * 1024,
             session_idle_secs: 60 * 60,
             session_absolute_secs: 12 * 60 * 60,
+            mail_bytes: 40 * 1024 * 1024,
         }
     }
 }
@@ -57,6 +64,7 @@ pub struct App {
     pub limits: Limits,
     pub calendars: Arc<calendars::CalendarCache>,
     pub service_levels: Arc<sla::ConfigCache>,
+    pub outbound: Arc<outbound::Settings>,
 }
 
 impl App {
@@ -69,6 +77,7 @@ impl App {
             limits,
             calendars: Arc::new(calendars::CalendarCache::default()),
             service_levels: Arc::new(sla::ConfigCache::default()),
+            outbound: Arc::new(outbound::Settings::from_env()),
         }
     }
 

@@ -320,6 +320,17 @@ pub async fn create_ticket_with(
                         )),
                     )
                     .await?;
+                super::events::publish(
+                    ctx,
+                    &[super::events::Event::new(
+                        super::events::EventKind::TicketCreated,
+                        t.id,
+                        actor.audit_id(),
+                        now,
+                    )],
+                    now,
+                )
+                .await?;
                 let view =
                     TicketView::new(&t, watchers).redacted(actor.can(Capability::InternalNotes));
                 idempotency::remember(ctx, actor.user_id, &key, &view).await?;
@@ -716,6 +727,8 @@ pub async fn update_ticket(
                 AuditTrail::new(&actor, "ticket", id, now)
                     .changes(ctx, &changes)
                     .await?;
+                let events = super::events::for_update(&old, &t, actor.audit_id(), now);
+                super::events::publish(ctx, &events, now).await?;
                 let stored = tickets::get(&mut ctx.conn, &Scope::All, id)
                     .await?
                     .ok_or(AppError::NotFound)?;

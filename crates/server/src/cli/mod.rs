@@ -10,6 +10,7 @@ use std::sync::Arc;
 use steward_core::Channel;
 use steward_store::{audit, Store};
 
+mod mailgate;
 mod sla_bench;
 
 #[derive(Parser)]
@@ -74,6 +75,14 @@ enum Command {
         tickets: u64,
         #[arg(long, default_value_t = 64)]
         concurrency: usize,
+    },
+    /// Take one email from standard input into a mailbox (for an MTA pipe). The exit code
+    /// follows sendmail's sysexits: 0 stored, 75 (EX_TEMPFAIL) try again later, 67
+    /// (EX_NOUSER) no such mailbox.
+    Mailgate {
+        /// The inbound address the message was sent to, as configured on /admin/mailboxes.
+        #[arg(long)]
+        mailbox: String,
     },
     /// Escalation sweep benchmark on an empty database (issue 3; see BENCHMARKS.md).
     #[command(hide = true)]
@@ -329,6 +338,9 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 .await
                 .map_err(describe)?;
             store.close().await;
+        }
+        Command::Mailgate { mailbox } => {
+            return Ok(mailgate::run(&cli.db, &cli.data_dir, &mailbox).await);
         }
         Command::BenchSweep { tickets, open, due } => {
             let options = sla_bench::Options { tickets, open, due };

@@ -8,12 +8,15 @@ pub mod desk;
 pub mod form;
 pub mod incident;
 pub mod jobs;
+pub mod mail;
+pub mod outbound;
 pub mod portal;
 pub mod profile;
 pub mod reports;
 pub mod service_levels;
 pub mod session;
 pub mod ticket;
+pub mod webhooks;
 
 use crate::app::{auth, views, AppError};
 use crate::http::AppState;
@@ -509,6 +512,9 @@ pub fn router() -> Router<AppState> {
         .merge(admin::router())
         .merge(catalogue::router())
         .merge(profile::router())
+        .merge(mail::router())
+        .merge(outbound::router())
+        .merge(webhooks::router())
         .merge(reports::router())
         .route("/", get(home))
         .route("/login", get(login_form).post(login))

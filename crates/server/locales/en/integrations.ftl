@@ -1,0 +1,3 @@
+## Webhooks and chat bots.
+admin-webhooks = Webhooks
+admin-bots = Chat bots

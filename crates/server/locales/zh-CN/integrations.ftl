@@ -1,0 +1,3 @@
+## Webhook 与群机器人。
+admin-webhooks = Webhook
+admin-bots = 群机器人

@@ -1,0 +1,14 @@
+//! Email templates and each user's notification choices.
+
+use crate::http::AppState;
+use axum::Router;
+use utoipa::OpenApi;
+
+/// This module's part of the OpenAPI document (merged into api::ApiDoc).
+#[derive(OpenApi)]
+#[openapi(paths())]
+pub struct Doc;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+}

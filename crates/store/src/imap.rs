@@ -1,0 +1,1 @@
+//! IMAP settings of polled mailboxes: which to poll, and what the last poll found.

@@ -1,0 +1,1 @@
+//! Sent mail, notification preferences and email templates.

@@ -1,0 +1,1 @@
+//! Webhooks, chat bots and their deliveries.
