@@ -183,8 +183,8 @@ mod tests {
 
     #[test]
     fn gb2312_label_decodes_gbk_only_characters() {
-        // 镕 is in GBK, not in GB2312: c3 46.
-        assert_eq!(decode(Some("gb2312"), b"\xe6\x9c\xb1\xc3\x46"), "朱镕");
+        // 镕 is in GBK, not in GB2312: e9 46.
+        assert_eq!(decode(Some("gb2312"), b"\xd6\xec\xe9\x46"), "朱镕");
         assert_eq!(decode(Some("euc-cn"), b"\xc4\xe3\xba\xc3"), "你好");
     }
 

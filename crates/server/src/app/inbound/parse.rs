@@ -204,7 +204,7 @@ pub fn parse(raw: &[u8]) -> Option<ParsedMail> {
                     .trim()
                     .to_string(),
             ),
-            None => from.name().map(|n| single_line(n)),
+            None => from.name().map(single_line),
         }
         .filter(|n| !n.is_empty());
     }
