@@ -83,6 +83,10 @@ enum Command {
         /// The inbound address the message was sent to, as configured on /admin/mailboxes.
         #[arg(long)]
         mailbox: String,
+        /// Crash on purpose right after the raw message is stored, before it is processed (for
+        /// the crash-recovery test).
+        #[arg(long, hide = true)]
+        stop_after_store: bool,
     },
     /// Escalation sweep benchmark on an empty database (issue 3; see BENCHMARKS.md).
     #[command(hide = true)]
@@ -339,8 +343,15 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 .map_err(describe)?;
             store.close().await;
         }
-        Command::Mailgate { mailbox } => {
-            return Ok(mailgate::run(&cli.db, &cli.data_dir, &mailbox).await);
+        Command::Mailgate {
+            mailbox,
+            stop_after_store,
+        } => {
+            let options = mailgate::Options {
+                mailbox,
+                stop_after_store,
+            };
+            return Ok(mailgate::run(&cli.db, &cli.data_dir, options).await);
         }
         Command::BenchSweep { tickets, open, due } => {
             let options = sla_bench::Options { tickets, open, due };
