@@ -45,7 +45,7 @@ impl SmtpSink {
             std::process::id(),
             jiff::Timestamp::now().as_microsecond()
         ));
-        let child = Command::new("python3")
+        let mut child = Command::new("python3")
             .args(["-m", "aiosmtpd", "-n", "-l"])
             .arg(format!("127.0.0.1:{port}"))
             .args(["-c", "aiosmtpd.handlers.Mailbox"])
@@ -68,6 +68,8 @@ impl SmtpSink {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("aiosmtpd did not start on port {port}");
     }
 
