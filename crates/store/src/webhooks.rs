@@ -172,7 +172,11 @@ pub async fn insert_bot(conn: &mut AnyConnection, b: &ChatBot) -> Result<i64> {
 }
 
 /// Writes the bot if it is still at `expected_version`; false when it changed meanwhile.
-pub async fn update_bot(conn: &mut AnyConnection, b: &ChatBot, expected_version: i64) -> Result<bool> {
+pub async fn update_bot(
+    conn: &mut AnyConnection,
+    b: &ChatBot,
+    expected_version: i64,
+) -> Result<bool> {
     let r = sqlx::query(
         "UPDATE chat_bots SET name = $2, platform = $3, url = $4, secret = $5, team_id = $6, \
          events = $7, locale = $8, allow_private = $9, active = $10, version = $11, \

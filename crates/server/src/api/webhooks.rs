@@ -20,9 +20,20 @@ use utoipa::{OpenApi, ToSchema};
 #[derive(OpenApi)]
 #[openapi(
     paths(
-        list_webhooks, create_webhook, get_webhook, update_webhook, delete_webhook,
-        webhook_deliveries, ping_webhook,
-        list_bots, create_bot, get_bot, update_bot, delete_bot, bot_deliveries, ping_bot,
+        list_webhooks,
+        create_webhook,
+        get_webhook,
+        update_webhook,
+        delete_webhook,
+        webhook_deliveries,
+        ping_webhook,
+        list_bots,
+        create_bot,
+        get_bot,
+        update_bot,
+        delete_bot,
+        bot_deliveries,
+        ping_bot,
         redeliver,
     ),
     components(schemas(EventPayload, TicketPart, ActorPart, CommentPart))
@@ -195,7 +206,9 @@ pub async fn update_bot(
     ApiJson(p): ApiJson<BotPatch>,
 ) -> Result<Json<BotView>, Problem> {
     let version = if_match_version(&headers, id)?;
-    Ok(Json(targets::update_bot(&s.app, &actor, id, p, version).await?))
+    Ok(Json(
+        targets::update_bot(&s.app, &actor, id, p, version).await?,
+    ))
 }
 
 /// Deactivates the bot; it and its delivery log stay for the record.
@@ -229,7 +242,9 @@ pub async fn ping_bot(
     ApiActor(actor): ApiActor,
     Path(id): Path<i64>,
 ) -> Result<Json<DeliveryView>, Problem> {
-    Ok(Json(targets::ping(&s.app, &actor, TargetKind::Bot, id).await?))
+    Ok(Json(
+        targets::ping(&s.app, &actor, TargetKind::Bot, id).await?,
+    ))
 }
 
 /// Queues the delivery again (with retries), e.g. after the receiver was fixed.

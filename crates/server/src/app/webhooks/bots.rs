@@ -179,7 +179,11 @@ mod tests {
     #[test]
     fn each_platform_reads_its_own_result_code() {
         assert!(accepted("wecom", r#"{"errcode":0,"errmsg":"ok"}"#).is_ok());
-        assert!(accepted("dingtalk", r#"{"errcode":310000,"errmsg":"sign not match"}"#).is_err());
+        assert!(accepted(
+            "dingtalk",
+            r#"{"errcode":310000,"errmsg":"sign not match"}"#
+        )
+        .is_err());
         assert!(accepted("feishu", r#"{"code":0,"msg":"success"}"#).is_ok());
         assert!(accepted("feishu", r#"{"StatusCode":0}"#).is_ok());
         assert!(accepted("feishu", r#"{"code":19021}"#).is_err());

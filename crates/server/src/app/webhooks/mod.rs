@@ -89,8 +89,10 @@ pub async fn on_events(app: &App, events: &[Event]) -> AppResult<()> {
                         .filter(|h| subscribed(&h.events, e.kind))
                         .map(|h| (store::TARGET_WEBHOOK, h.id))
                         .collect();
-                    let subscribed_bots: Vec<&ChatBot> =
-                        bots.iter().filter(|b| subscribed(&b.events, e.kind)).collect();
+                    let subscribed_bots: Vec<&ChatBot> = bots
+                        .iter()
+                        .filter(|b| subscribed(&b.events, e.kind))
+                        .collect();
                     if targets.is_empty() && subscribed_bots.is_empty() {
                         continue;
                     }

@@ -17,7 +17,10 @@ fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
 pub fn webhook_signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
     let mut message = format!("{timestamp}.").into_bytes();
     message.extend_from_slice(body);
-    format!("sha256={}", hex::encode(hmac_sha256(secret.as_bytes(), &message)))
+    format!(
+        "sha256={}",
+        hex::encode(hmac_sha256(secret.as_bytes(), &message))
+    )
 }
 
 /// DingTalk custom robot: base64 of the HMAC of `"{timestamp_ms}\n{secret}"` keyed with the

@@ -23,7 +23,8 @@ pub fn parse_url(raw: &str) -> AppResult<Url> {
     }
     // The WHATWG parser also reads numeric hosts (2130706433, 0x7f.1) as the IPv4 address
     // they mean, so they are checked like any other address.
-    let url = Url::parse(raw).map_err(|e| AppError::invalid("url", format!("is not a URL: {e}")))?;
+    let url =
+        Url::parse(raw).map_err(|e| AppError::invalid("url", format!("is not a URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(AppError::invalid("url", "must be an http or https URL"));
     }
@@ -128,7 +129,9 @@ pub async fn resolve(url: &Url, allow_private: bool) -> Result<SocketAddr, Strin
     let addrs: Vec<SocketAddr> = match literal_address(url) {
         Some(ip) => vec![SocketAddr::new(ip, port)],
         None => {
-            let name = url.host_str().ok_or_else(|| "the URL has no host".to_string())?;
+            let name = url
+                .host_str()
+                .ok_or_else(|| "the URL has no host".to_string())?;
             tokio::net::lookup_host((name, port))
                 .await
                 .map_err(|e| format!("the host {name} does not resolve: {e}"))?
@@ -199,14 +202,25 @@ mod tests {
         ] {
             assert!(refused(a), "{a} must be refused");
         }
-        for a in ["8.8.8.8", "172.32.0.1", "100.128.0.1", "2400:3200::1", "::ffff:1.1.1.1"] {
+        for a in [
+            "8.8.8.8",
+            "172.32.0.1",
+            "100.128.0.1",
+            "2400:3200::1",
+            "::ffff:1.1.1.1",
+        ] {
             assert!(!refused(a), "{a} is public");
         }
     }
 
     #[test]
     fn numeric_hosts_are_read_as_the_address_they_mean() {
-        for raw in ["http://2130706433/", "http://0x7f.1/", "http://0177.0.0.1/", "http://127.1/"] {
+        for raw in [
+            "http://2130706433/",
+            "http://0x7f.1/",
+            "http://0177.0.0.1/",
+            "http://127.1/",
+        ] {
             let url = parse_url(raw).unwrap();
             assert_eq!(
                 literal_address(&url),

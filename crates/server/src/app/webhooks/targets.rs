@@ -257,7 +257,10 @@ fn check_events(v: &[String]) -> AppResult<String> {
         kinds.push(EventKind::parse(&format!("events[{i}]"), e.trim())?);
     }
     if kinds.is_empty() {
-        return Err(AppError::invalid("events", "is required: at least one event type"));
+        return Err(AppError::invalid(
+            "events",
+            "is required: at least one event type",
+        ));
     }
     let names: Vec<&str> = EventKind::ALL
         .iter()
@@ -356,12 +359,13 @@ pub async fn create_webhook(
 ) -> AppResult<WebhookCreated> {
     require_admin(actor)?;
     let name = check_name(&input.name)?;
-    let url = ssrf::check(&input.url, input.allow_private).await?;
     let events = check_events(&input.events)?;
     let secret = match input.secret.as_deref() {
         Some(s) => check_secret(s)?,
         None => generate_secret(),
     };
+    // Last: it may wait for DNS.
+    let url = ssrf::check(&input.url, input.allow_private).await?;
     let now_ = now();
     let w = Webhook {
         id: 0,
@@ -439,8 +443,7 @@ pub async fn update_webhook(
                 let old = store::get_webhook(&mut ctx.conn, id)
                     .await?
                     .ok_or(AppError::NotFound)?;
-                if if_match.is_some_and(|v| v != old.version) || old.version != current.version
-                {
+                if if_match.is_some_and(|v| v != old.version) || old.version != current.version {
                     return Err(AppError::Stale);
                 }
                 let mut w = old.clone();
@@ -535,7 +538,6 @@ pub async fn create_bot(app: &App, actor: &Actor, input: BotInput) -> AppResult<
     require_admin(actor)?;
     let name = check_name(&input.name)?;
     let platform = check_platform(&input.platform)?;
-    let url = ssrf::check(&input.url, input.allow_private).await?;
     let events = check_events(&input.events)?;
     let secret = input
         .secret
@@ -544,6 +546,8 @@ pub async fn create_bot(app: &App, actor: &Actor, input: BotInput) -> AppResult<
         .transpose()?
         .flatten();
     let locale = check_locale(input.locale.as_deref().unwrap_or("zh-CN"))?;
+    // Last: it may wait for DNS.
+    let url = ssrf::check(&input.url, input.allow_private).await?;
     let now_ = now();
     let b = ChatBot {
         id: 0,
@@ -633,8 +637,7 @@ pub async fn update_bot(
                 let old = store::get_bot(&mut ctx.conn, id)
                     .await?
                     .ok_or(AppError::NotFound)?;
-                if if_match.is_some_and(|v| v != old.version) || old.version != current.version
-                {
+                if if_match.is_some_and(|v| v != old.version) || old.version != current.version {
                     return Err(AppError::Stale);
                 }
                 let mut b = old.clone();
@@ -682,11 +685,7 @@ pub async fn update_bot(
                                 Some(old.platform.clone()),
                                 Some(b.platform.clone()),
                             ),
-                            (
-                                "url",
-                                Some(hide_query(&old.url)),
-                                Some(hide_query(&b.url)),
-                            ),
+                            ("url", Some(hide_query(&old.url)), Some(hide_query(&b.url))),
                             ("team_id", team(old.team_id), team(b.team_id)),
                             ("events", Some(old.events.clone()), Some(b.events.clone())),
                             ("locale", Some(old.locale.clone()), Some(b.locale.clone())),
