@@ -376,6 +376,41 @@ async fn webhook_events_arrive_signed_with_the_documented_payload(t: &TestApp) {
     drain(t).await;
     assert_eq!(rx.received("/hook").len(), 2);
 
+    // The API and the payload schema are in the OpenAPI document.
+    let spec: Value = t
+        .client
+        .get(format!("{}/api/v1/openapi.json", t.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for path in [
+        "/api/v1/webhooks",
+        "/api/v1/webhooks/{id}",
+        "/api/v1/webhooks/{id}/deliveries",
+        "/api/v1/webhooks/{id}/ping",
+        "/api/v1/bots",
+        "/api/v1/bots/{id}",
+        "/api/v1/bots/{id}/deliveries",
+        "/api/v1/bots/{id}/ping",
+        "/api/v1/deliveries/{id}/redeliver",
+    ] {
+        assert!(spec["paths"].get(path).is_some(), "{path} in the spec");
+    }
+    let schemas = &spec["components"]["schemas"];
+    for name in [
+        "EventPayload",
+        "TicketPart",
+        "WebhookCreated",
+        "DeliveryView",
+        "BotInput",
+    ] {
+        assert!(schemas.get(name).is_some(), "{name} in the spec");
+    }
+    assert!(schemas["EventPayload"]["properties"].get("type").is_some());
+
     // Every change to a webhook is in the audit log.
     let audited = count(
         t,
@@ -407,6 +442,14 @@ async fn failed_deliveries_are_retried_logged_and_resent(t: &TestApp) {
     drain(t).await;
     assert_eq!(rx.received("/flaky").len(), 1);
 
+    let res = t
+        .post(
+            &format!("/api/v1/deliveries/{}/redeliver", d["id"]),
+            &w.admin,
+            json!({}),
+        )
+        .await;
+    problem(res, 409, None).await;
     make_retries_due(t).await;
     drain(t).await;
     let got = rx.received("/flaky");
