@@ -46,6 +46,7 @@ hooks-event = Event
 hooks-attempts = Attempts
 hooks-response = Last answer
 hooks-last-attempt = Last attempt
+hooks-show-payload = Payload sent
 hooks-redeliver = Send again
 hooks-status-pending = Pending
 hooks-status-delivered = Delivered

@@ -46,6 +46,7 @@ hooks-event = 事件
 hooks-attempts = 尝试次数
 hooks-response = 最后应答
 hooks-last-attempt = 最后尝试
+hooks-show-payload = 发送的内容
 hooks-redeliver = 重新发送
 hooks-status-pending = 待发送
 hooks-status-delivered = 已送达

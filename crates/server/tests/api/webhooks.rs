@@ -896,7 +896,7 @@ async fn admin_pages_manage_webhooks_and_bots(t: &TestApp) {
     .await;
     assert_eq!(status, 201, "{html}");
     let secret = html
-        .split("<code class=\"secret\">")
+        .split("<code class=\"secret prewrap\">")
         .nth(1)
         .and_then(|s| s.split('<').next())
         .unwrap()
