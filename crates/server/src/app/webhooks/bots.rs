@@ -176,6 +176,58 @@ mod tests {
         assert_eq!(plain("a<@all>[x](http://e)\nb"), "a‹@all›(x)(http://e) b");
     }
 
+    fn status_change() -> EventPayload {
+        serde_json::from_value(json!({
+            "id": "evt_1", "type": "ticket.status_changed", "occurred_at": "2026-01-01T00:00:00Z",
+            "ticket": {"id": 7, "number": "INC-000007", "kind": "incident", "title": "Wi-Fi\n[down]",
+                "status": "in_progress", "priority": 3, "team_id": null, "assignee_id": null,
+                "requester_id": 1, "service_id": null, "url": "https://s.example/tickets/7"},
+            "actor": {"id": 2, "name": "Li Wei"},
+            "data": {"from": "assigned", "to": "in_progress"}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn messages_tell_the_event_in_the_bots_language() {
+        let p = status_change();
+        let en = message(Lang::En, &p);
+        assert_eq!(en.title, "[INC-000007] Wi-Fi (down)");
+        assert_eq!(
+            en.lines,
+            vec!["Status changed", "Assigned → In progress", "By Li Wei"]
+        );
+        assert_eq!(en.link.as_deref(), Some("https://s.example/tickets/7"));
+        let zh = message(Lang::ZhCn, &p);
+        assert_eq!(zh.lines[0], "状态已变更");
+        assert_eq!(zh.link_label, "查看工单");
+    }
+
+    #[test]
+    fn dingtalk_signs_in_the_query_and_feishu_in_the_body() {
+        let m = message(Lang::En, &status_change());
+        let url = Url::parse("https://oapi.dingtalk.com/robot/send?access_token=t").unwrap();
+        let (signed, body) = request(
+            "dingtalk",
+            &url,
+            Some("SECx"),
+            Lang::En,
+            &m,
+            1_700_000_000_123,
+        );
+        let sign = signing::dingtalk_sign("SECx", 1_700_000_000_123);
+        let pairs: Vec<(String, String)> = signed.query_pairs().into_owned().collect();
+        assert!(pairs.contains(&("timestamp".into(), "1700000000123".into())));
+        assert!(pairs.contains(&("sign".into(), sign)));
+        assert_eq!(body["markdown"]["title"], m.title);
+        let url = Url::parse("https://open.feishu.cn/open-apis/bot/v2/hook/x").unwrap();
+        let (same, body) = request("feishu", &url, Some("k"), Lang::En, &m, 1_700_000_000_123);
+        assert_eq!(same, url);
+        assert_eq!(body["timestamp"], "1700000000");
+        assert_eq!(body["sign"], signing::feishu_sign("k", 1_700_000_000));
+        assert_eq!(body["content"]["post"]["en_us"]["title"], m.title);
+    }
+
     #[test]
     fn each_platform_reads_its_own_result_code() {
         assert!(accepted("wecom", r#"{"errcode":0,"errmsg":"ok"}"#).is_ok());

@@ -775,6 +775,12 @@ pub async fn redeliver(app: &App, actor: &Actor, delivery_id: i64) -> AppResult<
                 let d = store::get_delivery(&mut ctx.conn, delivery_id)
                     .await?
                     .ok_or(AppError::NotFound)?;
+                if d.status == store::PENDING {
+                    return Err(AppError::Conflict {
+                        message: "the delivery is already waiting to be sent".into(),
+                        allowed: None,
+                    });
+                }
                 let now = now();
                 store::reopen(&mut ctx.conn, d.id).await?;
                 queue_attempt(ctx, d.id, now).await?;
