@@ -73,7 +73,7 @@ pub async fn on_events(app: &App, events: &[Event]) -> AppResult<()> {
         return Ok(());
     }
     let events = events.to_vec();
-    let base = payload::public_base();
+    let base = app.outbound.public_url.clone();
     app.store
         .write(move |ctx| {
             Box::pin(async move {

@@ -66,15 +66,6 @@ pub struct CommentPart {
     pub body: String,
 }
 
-/// Where Steward's pages are, for links: `STEWARD_PUBLIC_URL`, without a trailing slash.
-pub fn public_base() -> String {
-    std::env::var("STEWARD_PUBLIC_URL")
-        .ok()
-        .map(|u| u.trim().trim_end_matches('/').to_string())
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| "http://127.0.0.1:8080".into())
-}
-
 /// The payload of an event; None when its ticket no longer exists.
 pub async fn build(
     conn: &mut AnyConnection,
