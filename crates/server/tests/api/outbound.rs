@@ -3,7 +3,7 @@
 //! retries when the receiver is down, no double sends, no header injection, the templates API
 //! and who may see what.
 
-use crate::common::{problem, TestApp, User};
+use crate::common::{problem, TestApp, User, PASSWORD};
 use crate::on_both_databases;
 use mail_parser::{HeaderValue, MessageParser};
 use serde_json::{json, Value};
@@ -24,6 +24,7 @@ on_both_databases!(
     crlf_in_a_title_or_name_starts_no_header,
     templates_are_overridden_previewed_checked_and_restored,
     requesters_see_no_templates_and_no_outbox,
+    pages_edit_templates_show_the_outbox_and_save_choices,
 );
 
 /// aiosmtpd on a free loopback port, delivering into a Maildir; killed when dropped.
@@ -662,4 +663,185 @@ async fn requesters_see_no_templates_and_no_outbox(t: &TestApp) {
         )
         .await;
     problem(res, 403, None).await;
+}
+
+/// A signed-in browser: its session cookie.
+async fn login(t: &TestApp, email: &str) -> String {
+    let res = t
+        .client
+        .post(format!("{}/login", t.base))
+        .form(&[("email", email), ("password", PASSWORD), ("next", "/")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "login {email}");
+    res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+async fn page(t: &TestApp, cookie: &str, path: &str) -> (u16, String) {
+    let res = t
+        .client
+        .get(format!("{}{path}", t.base))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+/// Posts a form with the CSRF token of `from` (a page with a form) and the Origin a browser
+/// sends; a redirect answers with its location.
+async fn submit(
+    t: &TestApp,
+    cookie: &str,
+    from: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> (u16, String) {
+    let (_, html) = page(t, cookie, from).await;
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the page has a form")
+        .to_string();
+    let mut form = vec![("csrf", csrf.as_str())];
+    form.extend_from_slice(fields);
+    let res = t
+        .client
+        .post(format!("{}{path}", t.base))
+        .header("cookie", cookie)
+        .header("origin", &t.base)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let location = res
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let body = res.text().await.unwrap();
+    (status, if status == 303 { location } else { body })
+}
+
+async fn pages_edit_templates_show_the_outbox_and_save_choices(t: &TestApp) {
+    let admin = t.user("root@corp.test", "admin", None, vec![]).await;
+    let requester = t.user("hank@corp.test", "requester", None, vec![]).await;
+    let browser = login(t, "root@corp.test").await;
+    let (status, html) = page(t, &browser, "/admin/mail-templates").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Public reply") && html.contains("mail.rejected"));
+
+    // Both languages side by side, each with its preview.
+    let edit = "/admin/mail-templates/ticket.created";
+    let (status, html) = page(t, &browser, edit).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("[INC-000123] 我们已收到您的请求：打印机无法连接网络"));
+    assert!(html
+        .contains("[INC-000123] We received your request: The printer cannot reach the network"));
+
+    // A preview of unsaved wording saves nothing.
+    let form = "/admin/mail-templates/ticket.created/en";
+    let (status, html) = submit(
+        t,
+        &browser,
+        edit,
+        form,
+        &[
+            ("action", "preview"),
+            ("subject", "Hey {{title}}"),
+            ("body", "Hi {{recipient}}"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(html.contains("[INC-000123] Hey The printer cannot reach the network"));
+    let v: Value = t
+        .get("/api/v1/mail-templates/ticket.created/en", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["customised"], false);
+
+    let (status, html) = submit(
+        t,
+        &browser,
+        edit,
+        form,
+        &[("action", "save"), ("subject", "Hey"), ("body", "{{nope}}")],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(
+        html.contains("nope") && html.contains("{{nope}}"),
+        "the typed text stays"
+    );
+    let (status, location) = submit(
+        t,
+        &browser,
+        edit,
+        form,
+        &[
+            ("action", "save"),
+            ("subject", "Hey {{title}}"),
+            ("body", "Hi"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (303, "/admin/mail-templates/ticket.created?done=saved")
+    );
+    let v: Value = t
+        .get("/api/v1/mail-templates/ticket.created/en", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["subject"], "Hey {{title}}");
+    let (status, _) = submit(t, &browser, edit, form, &[("action", "reset")]).await;
+    assert_eq!(status, 303);
+
+    let (status, _) = page(t, &browser, "/admin/outbox?status=failed").await;
+    assert_eq!(status, 200);
+
+    // A requester has no admin pages, and chooses their own notifications.
+    let browser = login(t, "hank@corp.test").await;
+    let (status, _) = page(t, &browser, "/admin/outbox").await;
+    assert_eq!(status, 403);
+    let (status, _) = page(t, &browser, "/admin/mail-templates/ticket.created").await;
+    assert_eq!(status, 403);
+    let prefs = "/profile/notifications";
+    let (status, html) = page(t, &browser, prefs).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("value=\"ticket.replied\" checked"));
+    let (status, _) = submit(t, &browser, prefs, prefs, &[("email", "ticket.replied")]).await;
+    assert_eq!(status, 303);
+    let v: Value = t
+        .get("/api/v1/me/notification-preferences", &requester)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let email = |e: &str| {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["event"] == e)
+            .unwrap()["email"]
+            .clone()
+    };
+    assert_eq!(email("ticket.replied"), true);
+    assert_eq!(email("ticket.created"), false);
 }
