@@ -25,6 +25,8 @@ on_both_databases!(
     templates_are_overridden_previewed_checked_and_restored,
     requesters_see_no_templates_and_no_outbox,
     pages_edit_templates_show_the_outbox_and_save_choices,
+    assignment_and_replies_skip_the_actor_loops_and_inactive_users,
+    a_rejection_is_bilingual_threaded_and_queued_once,
 );
 
 /// aiosmtpd on a free loopback port, delivering into a Maildir; killed when dropped.
@@ -844,4 +846,112 @@ async fn pages_edit_templates_show_the_outbox_and_save_choices(t: &TestApp) {
     };
     assert_eq!(email("ticket.replied"), true);
     assert_eq!(email("ticket.created"), false);
+}
+
+async fn assignment_and_replies_skip_the_actor_loops_and_inactive_users(t: &TestApp) {
+    let sink = SmtpSink::start(free_port()).await;
+    let app = app_sending_to(t, Some(sink.port));
+    let team = t.team("Desk").await;
+    let admin = t.user("root@corp.test", "admin", None, vec![]).await;
+    let agent = t.user("ivan@corp.test", "agent", None, vec![team]).await;
+    let requester = t.user("judy@corp.test", "requester", None, vec![]).await;
+    let looping = t
+        .user("helpdesk@corp.test", "requester", None, vec![])
+        .await;
+    let gone = t.user("left@corp.test", "requester", None, vec![]).await;
+    let watcher = t.user("kim@corp.test", "requester", None, vec![]).await;
+    // One of Steward's own inbound addresses, in other capitals.
+    sqlx::query(
+        "INSERT INTO mailboxes (address, name, create_requesters, unknown_sender, active, \
+         version, created_at, updated_at) VALUES ('HelpDesk@corp.test', 'Desk', 0, 'reject', 1, 1, 0, 0)",
+    )
+    .execute(&t.app.store.pool)
+    .await
+    .unwrap();
+
+    let tk = t.ticket(&requester, "VPN drops", json!({})).await;
+    let path = format!("/api/v1/tickets/{}", tk["id"]);
+    let res = t
+        .patch(
+            &path,
+            &admin,
+            json!({"team_id": team, "assignee_id": agent.id,
+                   "watcher_ids": [looping.id, gone.id, watcher.id]}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    // Disabled after being made a watcher.
+    sqlx::query("UPDATE users SET active = 0 WHERE id = $1")
+        .bind(gone.id)
+        .execute(&t.app.store.pool)
+        .await
+        .unwrap();
+    let res = t
+        .post(
+            &format!("{path}/comments"),
+            &agent,
+            json!({"body": "Looking at it."}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    drain(&app).await;
+    let mails = received(&sink);
+    let to = |event: &str| -> Vec<String> {
+        let mut v: Vec<String> = mails
+            .iter()
+            .filter(|m| header(&m.raw, "X-Steward-Event").as_deref() == Some(event))
+            .map(|m| m.to.clone())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(to("ticket.created"), vec!["judy@corp.test"]);
+    assert_eq!(to("ticket.assigned"), vec!["ivan@corp.test"]);
+    // Not the author, not Steward's own address, not the disabled account.
+    assert_eq!(
+        to("ticket.replied"),
+        vec!["judy@corp.test", "kim@corp.test"]
+    );
+    let assigned = mails.iter().find(|m| m.to == "ivan@corp.test").unwrap();
+    assert!(
+        assigned.subject.contains("Assigned to you"),
+        "{}",
+        assigned.subject
+    );
+}
+
+async fn a_rejection_is_bilingual_threaded_and_queued_once(t: &TestApp) {
+    let sink = SmtpSink::start(free_port()).await;
+    let app = app_sending_to(t, Some(sink.port));
+    for _ in 0..2 {
+        t.app
+            .store
+            .write(|ctx| {
+                Box::pin(async move {
+                    outbound::queue_rejection(
+                        ctx,
+                        "stranger@outside.test",
+                        "Need\r\nBcc: x@y.test help",
+                        Some("<q-1@outside.test>"),
+                        steward_store::now_micros(),
+                    )
+                    .await
+                })
+            })
+            .await
+            .unwrap();
+    }
+    drain(&app).await;
+    let mails = received(&sink);
+    assert_eq!(mails.len(), 1, "the same message is answered once");
+    let m = &mails[0];
+    assert_eq!(m.to, "stranger@outside.test");
+    assert_eq!(m.subject, "无法受理您的邮件：Need Bcc: x@y.test help");
+    assert_eq!(m.in_reply_to, vec!["<q-1@outside.test>".to_string()]);
+    assert!(m.body.contains("未被受理") && m.body.contains("was not accepted"));
+    assert_eq!(
+        header(&m.raw, "Auto-Submitted").as_deref(),
+        Some("auto-generated")
+    );
+    assert_eq!(header(&m.raw, "Bcc"), None);
 }
