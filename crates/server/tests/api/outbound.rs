@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 use steward_core::Channel;
-use steward_server::app::events::Event;
+use steward_server::app::events::{Event, EventKind};
 use steward_server::app::outbound::settings::DEFAULT_FROM;
 use steward_server::app::outbound::{self, Settings};
 use steward_server::app::{accounts, jobs, Actor, App};
@@ -292,6 +292,16 @@ async fn acknowledgements_and_replies_thread_in_each_language(t: &TestApp) {
         )
         .await;
     assert_eq!(res.status(), 201);
+    let note: Value = res.json().await.unwrap();
+    // Even a reply event that names the note (a bug elsewhere) mails nothing.
+    let forged = Event::new(
+        EventKind::TicketReplied,
+        en_ticket["id"].as_i64().unwrap(),
+        Some(agent.id),
+        steward_store::now_micros(),
+    )
+    .with_comment(note["id"].as_i64().unwrap());
+    outbound::on_events(&app, &[forged]).await.unwrap();
     drain(&app).await;
     let mails = received(&sink);
     assert_eq!(mails.len(), 3, "the note sends nothing");
