@@ -27,6 +27,7 @@ on_both_databases!(
     pages_edit_templates_show_the_outbox_and_save_choices,
     assignment_and_replies_skip_the_actor_loops_and_inactive_users,
     a_rejection_is_bilingual_threaded_and_queued_once,
+    starttls_trusts_the_extra_ca_and_nothing_else,
 );
 
 /// aiosmtpd on a free loopback port, delivering into a Maildir; killed when dropped.
@@ -43,6 +44,11 @@ fn free_port() -> u16 {
 
 impl SmtpSink {
     async fn start(port: u16) -> SmtpSink {
+        SmtpSink::start_with(port, &[]).await
+    }
+
+    /// With extra options before the handler (`--tlscert`, `--tlskey`: STARTTLS required).
+    async fn start_with(port: u16, options: &[&str]) -> SmtpSink {
         let maildir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
             "smtp_{}_{port}_{}",
             std::process::id(),
@@ -51,6 +57,7 @@ impl SmtpSink {
         let mut child = Command::new("python3")
             .args(["-m", "aiosmtpd", "-n", "-l"])
             .arg(format!("127.0.0.1:{port}"))
+            .args(options)
             .args(["-c", "aiosmtpd.handlers.Mailbox"])
             .arg(&maildir)
             .stdout(Stdio::null())
@@ -964,4 +971,123 @@ async fn a_rejection_is_bilingual_threaded_and_queued_once(t: &TestApp) {
         Some("auto-generated")
     );
     assert_eq!(header(&m.raw, "Bcc"), None);
+}
+
+/// A test CA and a server certificate for localhost signed by it, made with openssl.
+fn test_certificates(dir: &std::path::Path) -> (String, String, String) {
+    std::fs::create_dir_all(dir).unwrap();
+    let p = |f: &str| dir.join(f).to_str().unwrap().to_string();
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("openssl");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    std::fs::write(
+        p("server.ext"),
+        "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509", "-days", "2", "-subj", "/CN=Steward Test CA"];
+    ca.extend(ec);
+    let (ca_key, ca_pem) = (p("ca.key"), p("ca.pem"));
+    ca.extend(["-keyout", &ca_key, "-out", &ca_pem]);
+    ca.extend(["-addext", "basicConstraints=critical,CA:TRUE"]);
+    ca.extend(["-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+    run(&ca);
+    let (key, csr, cert, ext) = (
+        p("server.key"),
+        p("server.csr"),
+        p("server.pem"),
+        p("server.ext"),
+    );
+    let mut req = vec![
+        "req",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        &key,
+        "-out",
+        &csr,
+    ];
+    req.extend(ec);
+    run(&req);
+    run(&[
+        "x509",
+        "-req",
+        "-days",
+        "2",
+        "-in",
+        &csr,
+        "-CA",
+        &ca_pem,
+        "-CAkey",
+        &ca_key,
+        "-CAcreateserial",
+        "-out",
+        &cert,
+        "-extfile",
+        &ext,
+    ]);
+    (ca_pem, cert, key)
+}
+
+async fn starttls_trusts_the_extra_ca_and_nothing_else(t: &TestApp) {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "tls_{}_{}",
+        std::process::id(),
+        jiff::Timestamp::now().as_microsecond()
+    ));
+    let (ca, cert, key) = test_certificates(&dir);
+    let port = free_port();
+    let sink = SmtpSink::start_with(port, &["--tlscert", &cert, "--tlskey", &key]).await;
+    let url = format!("smtp://localhost:{port}?tls=required");
+    let requester = t.user("lena@corp.test", "requester", None, vec![]).await;
+
+    // Without the CA the server is not trusted: nothing is sent, the error is kept.
+    let mut untrusting = t.app.clone();
+    untrusting.outbound = Arc::new(
+        Settings::new(Some(&url), DEFAULT_FROM, "https://desk.example.com", None).unwrap(),
+    );
+    t.ticket(&requester, "Over TLS", json!({})).await;
+    drain(&untrusting).await;
+    assert!(received(&sink).is_empty());
+    let error: Option<String> = sqlx::query_scalar("SELECT last_error FROM outbound_mail")
+        .fetch_one(&t.app.store.pool)
+        .await
+        .unwrap();
+    assert!(error.is_some_and(|e| !e.is_empty()));
+
+    // With it, STARTTLS succeeds and the retry delivers.
+    let mut trusting = t.app.clone();
+    trusting.outbound = Arc::new(
+        Settings::new(
+            Some(&url),
+            DEFAULT_FROM,
+            "https://desk.example.com",
+            Some(&ca),
+        )
+        .unwrap(),
+    );
+    sqlx::query("UPDATE jobs SET run_at = 0 WHERE kind = 'mail.send' AND status = 'queued'")
+        .execute(&t.app.store.pool)
+        .await
+        .unwrap();
+    drain(&trusting).await;
+    let mails = received(&sink);
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0].subject.contains("Over TLS"));
+    let _ = std::fs::remove_dir_all(&dir);
 }
