@@ -646,6 +646,26 @@ async fn templates_are_overridden_previewed_checked_and_restored(t: &TestApp) {
 }
 
 async fn requesters_see_no_templates_and_no_outbox(t: &TestApp) {
+    let spec: Value = t
+        .client
+        .get(format!("{}/api/v1/openapi.json", t.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for path in [
+        "/api/v1/mail-templates",
+        "/api/v1/mail-templates/{event}/{locale}",
+        "/api/v1/mail-templates/{event}/{locale}/preview",
+        "/api/v1/me/notification-preferences",
+        "/api/v1/outbound-mail",
+        "/api/v1/outbound-mail/{id}/retry",
+        "/api/v1/tickets/{id}/outbound-mail",
+    ] {
+        assert!(spec["paths"][path].is_object(), "{path} is documented");
+    }
     let requester = t.user("frank@corp.test", "requester", None, vec![]).await;
     let agent = t.user("agent@corp.test", "agent", None, vec![]).await;
     let other = t.user("grace@corp.test", "requester", None, vec![]).await;
