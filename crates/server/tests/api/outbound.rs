@@ -917,6 +917,10 @@ async fn assignment_and_replies_skip_the_actor_loops_and_inactive_users(t: &Test
         )
         .await;
     assert_eq!(res.status(), 200);
+    let res = t
+        .patch(&path, &admin, json!({"status": "in_progress"}))
+        .await;
+    assert_eq!(res.status(), 200);
     // Disabled after being made a watcher.
     sqlx::query("UPDATE users SET active = 0 WHERE id = $1")
         .bind(gone.id)
@@ -944,6 +948,18 @@ async fn assignment_and_replies_skip_the_actor_loops_and_inactive_users(t: &Test
     };
     assert_eq!(to("ticket.created"), vec!["judy@corp.test"]);
     assert_eq!(to("ticket.assigned"), vec!["ivan@corp.test"]);
+    assert_eq!(to("ticket.status_changed"), vec!["judy@corp.test"]);
+    let changed = mails
+        .iter()
+        .find(|m| m.subject.contains("Status now"))
+        .unwrap();
+    assert!(
+        changed
+            .subject
+            .ends_with("Status now In progress: VPN drops"),
+        "{}",
+        changed.subject
+    );
     // Not the author, not Steward's own address, not the disabled account.
     assert_eq!(
         to("ticket.replied"),
