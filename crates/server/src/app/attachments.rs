@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use steward_core::Capability;
 use steward_store::tickets::{self, Attachment};
 
-fn blob_path(sha256: &str) -> Path {
+pub(crate) fn blob_path(sha256: &str) -> Path {
     Path::from(format!(
         "sha256/{}/{}/{}",
         &sha256[..2],

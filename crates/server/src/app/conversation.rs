@@ -51,77 +51,9 @@ pub async fn add_comment(
                 if let Some(v) = idempotency::replay(ctx, actor.user_id, &key).await? {
                     return Ok(v);
                 }
-                let status = parse_status("status", &t.status)?;
-                if status.is_final() {
-                    return Err(AppError::Conflict {
-                        message: format!(
-                            "ticket {} is {}; it takes no more replies",
-                            t.number, t.status
-                        ),
-                        allowed: None,
-                    });
-                }
-                let now = now();
-                let id = tickets::insert_comment(
-                    &mut ctx.conn,
-                    ticket_id,
-                    actor.user_id,
-                    &body,
-                    input.internal,
-                    now,
-                )
-                .await?;
-                tickets::touch(&mut ctx.conn, ticket_id, now).await?;
-                search::append_ticket_text(
-                    &mut ctx.conn,
-                    ctx.backend,
-                    ticket_id,
-                    &doc,
-                    input.internal,
-                )
-                .await?;
-                let trail = AuditTrail::new(&actor, "ticket", ticket_id, now);
-                let action = if input.internal { "note" } else { "reply" };
-                trail
-                    .record(ctx, action, Some("comment"), None, Some(id.to_string()))
-                    .await?;
-                // The requester answering a ticket that waits on them puts it back to work.
-                if !input.internal
-                    && status == Status::Pending
-                    && t.pending_reason.as_deref() == Some("requester")
-                    && actor.user_id == t.requester_id
-                {
-                    let resumed = resume_from_pending(ctx, &t, now).await?;
-                    sla::sync_clocks(&app, ctx, Some(&t), &resumed, ClockEvent::Changed, now)
+                let id =
+                    insert_comment_in(&app, ctx, &actor, &t, &body, &doc, input.internal, now())
                         .await?;
-                    trail
-                        .changes(
-                            ctx,
-                            &[
-                                (
-                                    "status",
-                                    Some(t.status.clone()),
-                                    Some(Status::InProgress.as_str().into()),
-                                ),
-                                ("pending_reason", t.pending_reason.clone(), None),
-                            ],
-                        )
-                        .await?;
-                }
-                if !input.internal && actor.can(Capability::EditTickets) {
-                    sla::sync_clocks(&app, ctx, Some(&t), &t, ClockEvent::StaffReplied, now)
-                        .await?;
-                }
-                if !input.internal {
-                    let replied = super::events::Event::new(
-                        super::events::EventKind::TicketReplied,
-                        ticket_id,
-                        actor.audit_id(),
-                        now,
-                    )
-                    .with_comment(id);
-                    super::events::publish(ctx, &[replied], now).await?;
-                }
                 let c = tickets::get_comment(&mut ctx.conn, id)
                     .await?
                     .ok_or(AppError::NotFound)?;
@@ -131,6 +63,79 @@ pub async fn add_comment(
             })
         })
         .await
+}
+
+/// Adds a reply or note to a ticket the caller has checked the actor may answer, in the
+/// caller's transaction: the comment, search text, audit entry, the requester's answer taking
+/// a pending ticket back to work, SLA clocks, and the ticket.replied event for a public reply.
+/// Returns the comment's id.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn insert_comment_in(
+    app: &App,
+    ctx: &mut WriteCtx,
+    actor: &Actor,
+    t: &Ticket,
+    body: &str,
+    doc: &str,
+    internal: bool,
+    now: i64,
+) -> AppResult<i64> {
+    let ticket_id = t.id;
+    let status = parse_status("status", &t.status)?;
+    if status.is_final() {
+        return Err(AppError::Conflict {
+            message: format!(
+                "ticket {} is {}; it takes no more replies",
+                t.number, t.status
+            ),
+            allowed: None,
+        });
+    }
+    let id = tickets::insert_comment(&mut ctx.conn, ticket_id, actor.user_id, body, internal, now)
+        .await?;
+    tickets::touch(&mut ctx.conn, ticket_id, now).await?;
+    search::append_ticket_text(&mut ctx.conn, ctx.backend, ticket_id, doc, internal).await?;
+    let trail = AuditTrail::new(actor, "ticket", ticket_id, now);
+    let action = if internal { "note" } else { "reply" };
+    trail
+        .record(ctx, action, Some("comment"), None, Some(id.to_string()))
+        .await?;
+    // The requester answering a ticket that waits on them puts it back to work.
+    if !internal
+        && status == Status::Pending
+        && t.pending_reason.as_deref() == Some("requester")
+        && actor.user_id == t.requester_id
+    {
+        let resumed = resume_from_pending(ctx, t, now).await?;
+        sla::sync_clocks(app, ctx, Some(t), &resumed, ClockEvent::Changed, now).await?;
+        trail
+            .changes(
+                ctx,
+                &[
+                    (
+                        "status",
+                        Some(t.status.clone()),
+                        Some(Status::InProgress.as_str().into()),
+                    ),
+                    ("pending_reason", t.pending_reason.clone(), None),
+                ],
+            )
+            .await?;
+    }
+    if !internal && actor.can(Capability::EditTickets) {
+        sla::sync_clocks(app, ctx, Some(t), t, ClockEvent::StaffReplied, now).await?;
+    }
+    if !internal {
+        let replied = super::events::Event::new(
+            super::events::EventKind::TicketReplied,
+            ticket_id,
+            actor.audit_id(),
+            now,
+        )
+        .with_comment(id);
+        super::events::publish(ctx, &[replied], now).await?;
+    }
+    Ok(id)
 }
 
 async fn resume_from_pending(ctx: &mut WriteCtx, t: &Ticket, now: i64) -> AppResult<Ticket> {

@@ -160,6 +160,57 @@ pub async fn create_ticket_with(
     catalogue: Option<super::approvals::CatalogueRequest>,
     key: Option<IdempotencyKey>,
 ) -> AppResult<TicketView> {
+    let prepared = prepare_ticket(app, actor, input, catalogue).await?;
+    let actor = actor.clone();
+    let store = app.store.clone();
+    let app = app.clone();
+    store
+        .write(move |ctx| {
+            Box::pin(async move {
+                if let Some(v) = idempotency::replay(ctx, actor.user_id, &key).await? {
+                    return Ok(v);
+                }
+                let view = insert_ticket(&app, ctx, &actor, prepared, now()).await?;
+                idempotency::remember(ctx, actor.user_id, &key, &view).await?;
+                Ok(view)
+            })
+        })
+        .await
+}
+
+/// A new ticket, validated and with its references checked, ready for [`insert_ticket`].
+pub(crate) struct PreparedTicket {
+    kind: TicketKind,
+    title: String,
+    description: String,
+    impact: Level,
+    urgency: Level,
+    category: Option<String>,
+    priority: Priority,
+    priority_reason: Option<String>,
+    doc: String,
+    requester: accounts::User,
+    organization_name: Option<String>,
+    /// The team may be set after preparing by the mail intake (the mailbox's team), which
+    /// acts for a requester who could not choose one.
+    pub team_id: Option<i64>,
+    pub team_name: Option<String>,
+    assignee_id: Option<i64>,
+    assignee_name: Option<String>,
+    watchers: Vec<i64>,
+    catalogue: Option<super::approvals::CatalogueRequest>,
+    /// The service (id, code) when it comes from elsewhere than a catalogue item: the mailbox
+    /// a mail arrived at.
+    pub service: Option<(i64, String)>,
+}
+
+/// Validates a new ticket and checks what it refers to, outside the writer.
+pub(crate) async fn prepare_ticket(
+    app: &App,
+    actor: &Actor,
+    input: NewTicketInput,
+    catalogue: Option<super::approvals::CatalogueRequest>,
+) -> AppResult<PreparedTicket> {
     actor.require(Capability::SubmitTicket)?;
     let kind = parse_kind(&input.kind)?;
     let title = text_field("title", single_line(&input.title, TITLE_MAX))?;
@@ -209,7 +260,6 @@ pub async fn create_ticket_with(
     };
     // Segment before the write, so that the single writer spends no time on it.
     let doc = search::segment_document(&format!("{title} {description}"));
-    let actor = actor.clone();
     let requester_id = input.requester_id.unwrap_or(actor.user_id);
     let (team_id, assignee_id, mut watchers) = (
         input.team_id.or(catalogue.as_ref().and_then(|c| c.team_id)),
@@ -242,102 +292,144 @@ pub async fn create_ticket_with(
         check_watchers(&mut conn, &watchers).await?;
         (requester, organization_name, team_name, assignee_name)
     };
-    let store = app.store.clone();
-    let app = app.clone();
-    store
-        .write(move |ctx| {
-            Box::pin(async move {
-                if let Some(v) = idempotency::replay(ctx, actor.user_id, &key).await? {
-                    return Ok(v);
-                }
-                let now = now();
-                let seq = tickets::next_number(&mut ctx.conn, kind.prefix()).await?;
-                let mut t = Ticket {
-                    id: 0,
-                    number: kind.format_number(seq),
-                    kind: kind.as_str().into(),
-                    title,
-                    description,
-                    requester_id,
-                    organization_id: requester.organization_id,
-                    team_id,
-                    assignee_id,
-                    category,
-                    impact: impact.as_str().into(),
-                    urgency: urgency.as_str().into(),
-                    priority: priority.rank(),
-                    priority_reason,
-                    status: if assignee_id.is_some() {
-                        Status::Assigned
-                    } else {
-                        Status::New
-                    }
-                    .as_str()
-                    .into(),
-                    pending_reason: None,
-                    resolution_code: None,
-                    resolution_notes: None,
-                    version: 1,
-                    created_at: now,
-                    updated_at: now,
-                    resolved_at: None,
-                    closed_at: None,
-                    service_id: catalogue.as_ref().map(|c| c.service_id),
-                    request_type_id: catalogue.as_ref().map(|c| c.request_type_id),
-                    form_answers: catalogue.as_ref().map(|c| c.form_answers.clone()),
-                    approval_status: catalogue.as_ref().and_then(|c| c.approval_status()),
-                    sla_due_at: None,
-                    parent_id: None,
-                    service_name: catalogue.as_ref().map(|c| c.service_code.clone()),
-                    requester_name: requester.name,
-                    organization_name,
-                    team_name,
-                    assignee_name,
-                };
-                t.id = tickets::insert(&mut ctx.conn, &t).await?;
-                if let Some(c) = &catalogue {
-                    super::approvals::open(ctx, &actor, &t, c, now).await?;
-                }
-                sla::sync_clocks(&app, ctx, None, &t, ClockEvent::Created, now).await?;
-                if !watchers.is_empty() {
-                    tickets::set_watchers(&mut ctx.conn, t.id, &watchers).await?;
-                }
-                let doc = format!("{} {doc}", t.number.to_lowercase().replace('-', " "));
-                search::index_ticket(&mut ctx.conn, ctx.backend, t.id, &doc).await?;
-                AuditTrail::new(&actor, "ticket", t.id, now)
-                    .record(
-                        ctx,
-                        "create",
-                        None,
-                        None,
-                        Some(format!(
-                            "{} {} {}",
-                            t.number,
-                            t.status,
-                            Priority::from_rank(t.priority)
-                                .map(|p| p.as_str())
-                                .unwrap_or("")
-                        )),
-                    )
-                    .await?;
-                super::events::publish(
-                    ctx,
-                    &[super::events::Event::new(
-                        super::events::EventKind::TicketCreated,
-                        t.id,
-                        actor.audit_id(),
-                        now,
-                    )],
-                    now,
-                )
-                .await?;
-                let view =
-                    TicketView::new(&t, watchers).redacted(actor.can(Capability::InternalNotes));
-                idempotency::remember(ctx, actor.user_id, &key, &view).await?;
-                Ok(view)
-            })
-        })
-        .await
+    Ok(PreparedTicket {
+        kind,
+        title,
+        description,
+        impact,
+        urgency,
+        category,
+        priority,
+        priority_reason,
+        doc,
+        requester,
+        organization_name,
+        team_id,
+        team_name,
+        assignee_id,
+        assignee_name,
+        watchers,
+        catalogue,
+        service: None,
+    })
+}
+
+/// Inserts a prepared ticket in the caller's transaction: the record, its SLA clocks, search
+/// text, audit entry and the ticket.created event.
+pub(crate) async fn insert_ticket(
+    app: &App,
+    ctx: &mut steward_store::WriteCtx,
+    actor: &Actor,
+    p: PreparedTicket,
+    now: i64,
+) -> AppResult<TicketView> {
+    let PreparedTicket {
+        kind,
+        title,
+        description,
+        impact,
+        urgency,
+        category,
+        priority,
+        priority_reason,
+        doc,
+        requester,
+        organization_name,
+        team_id,
+        team_name,
+        assignee_id,
+        assignee_name,
+        watchers,
+        catalogue,
+        service,
+    } = p;
+    let seq = tickets::next_number(&mut ctx.conn, kind.prefix()).await?;
+    let mut t = Ticket {
+        id: 0,
+        number: kind.format_number(seq),
+        kind: kind.as_str().into(),
+        title,
+        description,
+        requester_id: requester.id,
+        organization_id: requester.organization_id,
+        team_id,
+        assignee_id,
+        category,
+        impact: impact.as_str().into(),
+        urgency: urgency.as_str().into(),
+        priority: priority.rank(),
+        priority_reason,
+        status: if assignee_id.is_some() {
+            Status::Assigned
+        } else {
+            Status::New
+        }
+        .as_str()
+        .into(),
+        pending_reason: None,
+        resolution_code: None,
+        resolution_notes: None,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+        resolved_at: None,
+        closed_at: None,
+        service_id: catalogue
+            .as_ref()
+            .map(|c| c.service_id)
+            .or(service.as_ref().map(|s| s.0)),
+        request_type_id: catalogue.as_ref().map(|c| c.request_type_id),
+        form_answers: catalogue.as_ref().map(|c| c.form_answers.clone()),
+        approval_status: catalogue.as_ref().and_then(|c| c.approval_status()),
+        sla_due_at: None,
+        parent_id: None,
+        service_name: catalogue
+            .as_ref()
+            .map(|c| c.service_code.clone())
+            .or(service.map(|s| s.1)),
+        requester_name: requester.name,
+        organization_name,
+        team_name,
+        assignee_name,
+    };
+    t.id = tickets::insert(&mut ctx.conn, &t).await?;
+    if let Some(c) = &catalogue {
+        super::approvals::open(ctx, actor, &t, c, now).await?;
+    }
+    sla::sync_clocks(app, ctx, None, &t, ClockEvent::Created, now).await?;
+    if !watchers.is_empty() {
+        tickets::set_watchers(&mut ctx.conn, t.id, &watchers).await?;
+    }
+    let doc = format!("{} {doc}", t.number.to_lowercase().replace('-', " "));
+    search::index_ticket(&mut ctx.conn, ctx.backend, t.id, &doc).await?;
+    AuditTrail::new(actor, "ticket", t.id, now)
+        .record(
+            ctx,
+            "create",
+            None,
+            None,
+            Some(format!(
+                "{} {} {}",
+                t.number,
+                t.status,
+                Priority::from_rank(t.priority)
+                    .map(|p| p.as_str())
+                    .unwrap_or("")
+            )),
+        )
+        .await?;
+    super::events::publish(
+        ctx,
+        &[super::events::Event::new(
+            super::events::EventKind::TicketCreated,
+            t.id,
+            actor.audit_id(),
+            now,
+        )],
+        now,
+    )
+    .await?;
+    Ok(TicketView::new(&t, watchers).redacted(actor.can(Capability::InternalNotes)))
 }
 
 pub async fn get_ticket(app: &App, actor: &Actor, id: i64) -> AppResult<TicketView> {
