@@ -3,7 +3,7 @@
 //! retries when the receiver is down, no double sends, no header injection, the templates API
 //! and who may see what.
 
-use crate::common::{problem, TestApp, User};
+use crate::common::{problem, TestApp, User, PASSWORD};
 use crate::on_both_databases;
 use mail_parser::{HeaderValue, MessageParser};
 use serde_json::{json, Value};
@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 use steward_core::Channel;
-use steward_server::app::events::Event;
+use steward_server::app::events::{Event, EventKind};
 use steward_server::app::outbound::settings::DEFAULT_FROM;
 use steward_server::app::outbound::{self, Settings};
 use steward_server::app::{accounts, jobs, Actor, App};
@@ -24,6 +24,11 @@ on_both_databases!(
     crlf_in_a_title_or_name_starts_no_header,
     templates_are_overridden_previewed_checked_and_restored,
     requesters_see_no_templates_and_no_outbox,
+    pages_edit_templates_show_the_outbox_and_save_choices,
+    assignment_and_replies_skip_the_actor_loops_and_inactive_users,
+    a_rejection_is_bilingual_threaded_and_queued_once,
+    starttls_trusts_the_extra_ca_and_nothing_else,
+    authentication_uses_the_urls_user_and_password,
 );
 
 /// aiosmtpd on a free loopback port, delivering into a Maildir; killed when dropped.
@@ -40,20 +45,62 @@ fn free_port() -> u16 {
 
 impl SmtpSink {
     async fn start(port: u16) -> SmtpSink {
-        let maildir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        SmtpSink::start_with(port, &[]).await
+    }
+
+    fn new_maildir(port: u16) -> PathBuf {
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
             "smtp_{}_{port}_{}",
             std::process::id(),
             jiff::Timestamp::now().as_microsecond()
-        ));
-        let mut child = Command::new("python3")
-            .args(["-m", "aiosmtpd", "-n", "-l"])
+        ))
+    }
+
+    /// With extra options before the handler (`--tlscert`, `--tlskey`: STARTTLS required).
+    async fn start_with(port: u16, options: &[&str]) -> SmtpSink {
+        let maildir = SmtpSink::new_maildir(port);
+        let mut cmd = Command::new("python3");
+        cmd.args(["-m", "aiosmtpd", "-n", "-l"])
             .arg(format!("127.0.0.1:{port}"))
+            .args(options)
             .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&maildir);
+        SmtpSink::spawn(cmd, port, maildir).await
+    }
+
+    /// aiosmtpd requiring STARTTLS and then AUTH with this user and password (the command
+    /// line has no options for AUTH, so a few lines of Python set it up).
+    async fn start_with_auth(port: u16, cert: &str, key: &str, user: &str, pass: &str) -> SmtpSink {
+        const SERVER: &str = r#"
+import ssl, sys, threading
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Mailbox
+from aiosmtpd.smtp import AuthResult, LoginPassword
+port, maildir, cert, key, user, password = sys.argv[1:7]
+def check(server, session, envelope, mechanism, data):
+    ok = isinstance(data, LoginPassword) and data.login.decode() == user \
+        and data.password.decode() == password
+    return AuthResult(success=ok)
+tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+tls.load_cert_chain(cert, key)
+Controller(Mailbox(maildir), hostname="127.0.0.1", port=int(port), tls_context=tls,
+           require_starttls=True, authenticator=check, auth_required=True).start()
+threading.Event().wait()
+"#;
+        let maildir = SmtpSink::new_maildir(port);
+        let mut cmd = Command::new("python3");
+        cmd.args(["-c", SERVER, &port.to_string()])
             .arg(&maildir)
+            .args([cert, key, user, pass]);
+        SmtpSink::spawn(cmd, port, maildir).await
+    }
+
+    async fn spawn(mut cmd: Command, port: u16, maildir: PathBuf) -> SmtpSink {
+        let mut child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("python3 -m aiosmtpd (scripts/setup.sh installs it)");
+            .expect("python3 with aiosmtpd (scripts/setup.sh installs it)");
         // Ready when it accepts connections: retry, up to 30 s on a busy machine.
         for _ in 0..300 {
             if tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -289,6 +336,16 @@ async fn acknowledgements_and_replies_thread_in_each_language(t: &TestApp) {
         )
         .await;
     assert_eq!(res.status(), 201);
+    let note: Value = res.json().await.unwrap();
+    // Even a reply event that names the note (a bug elsewhere) mails nothing.
+    let forged = Event::new(
+        EventKind::TicketReplied,
+        en_ticket["id"].as_i64().unwrap(),
+        Some(agent.id),
+        steward_store::now_micros(),
+    )
+    .with_comment(note["id"].as_i64().unwrap());
+    outbound::on_events(&app, &[forged]).await.unwrap();
     drain(&app).await;
     let mails = received(&sink);
     assert_eq!(mails.len(), 3, "the note sends nothing");
@@ -626,6 +683,26 @@ async fn templates_are_overridden_previewed_checked_and_restored(t: &TestApp) {
 }
 
 async fn requesters_see_no_templates_and_no_outbox(t: &TestApp) {
+    let spec: Value = t
+        .client
+        .get(format!("{}/api/v1/openapi.json", t.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for path in [
+        "/api/v1/mail-templates",
+        "/api/v1/mail-templates/{event}/{locale}",
+        "/api/v1/mail-templates/{event}/{locale}/preview",
+        "/api/v1/me/notification-preferences",
+        "/api/v1/outbound-mail",
+        "/api/v1/outbound-mail/{id}/retry",
+        "/api/v1/tickets/{id}/outbound-mail",
+    ] {
+        assert!(spec["paths"][path].is_object(), "{path} is documented");
+    }
     let requester = t.user("frank@corp.test", "requester", None, vec![]).await;
     let agent = t.user("agent@corp.test", "agent", None, vec![]).await;
     let other = t.user("grace@corp.test", "requester", None, vec![]).await;
@@ -662,4 +739,476 @@ async fn requesters_see_no_templates_and_no_outbox(t: &TestApp) {
         )
         .await;
     problem(res, 403, None).await;
+}
+
+/// A signed-in browser: its session cookie.
+async fn login(t: &TestApp, email: &str) -> String {
+    let res = t
+        .client
+        .post(format!("{}/login", t.base))
+        .form(&[("email", email), ("password", PASSWORD), ("next", "/")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "login {email}");
+    res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+async fn page(t: &TestApp, cookie: &str, path: &str) -> (u16, String) {
+    let res = t
+        .client
+        .get(format!("{}{path}", t.base))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+/// Posts a form with the CSRF token of `from` (a page with a form) and the Origin a browser
+/// sends; a redirect answers with its location.
+async fn submit(
+    t: &TestApp,
+    cookie: &str,
+    from: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> (u16, String) {
+    let (_, html) = page(t, cookie, from).await;
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the page has a form")
+        .to_string();
+    let mut form = vec![("csrf", csrf.as_str())];
+    form.extend_from_slice(fields);
+    let res = t
+        .client
+        .post(format!("{}{path}", t.base))
+        .header("cookie", cookie)
+        .header("origin", &t.base)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let location = res
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let body = res.text().await.unwrap();
+    (status, if status == 303 { location } else { body })
+}
+
+async fn pages_edit_templates_show_the_outbox_and_save_choices(t: &TestApp) {
+    let admin = t.user("root@corp.test", "admin", None, vec![]).await;
+    let requester = t.user("hank@corp.test", "requester", None, vec![]).await;
+    let browser = login(t, "root@corp.test").await;
+    let (status, html) = page(t, &browser, "/admin/mail-templates").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Public reply") && html.contains("mail.rejected"));
+
+    // Both languages side by side, each with its preview.
+    let edit = "/admin/mail-templates/ticket.created";
+    let (status, html) = page(t, &browser, edit).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("[INC-000123] 我们已收到您的请求：打印机无法连接网络"));
+    assert!(html
+        .contains("[INC-000123] We received your request: The printer cannot reach the network"));
+
+    // A preview of unsaved wording saves nothing.
+    let form = "/admin/mail-templates/ticket.created/en";
+    let (status, html) = submit(
+        t,
+        &browser,
+        edit,
+        form,
+        &[
+            ("action", "preview"),
+            ("subject", "Hey {{title}}"),
+            ("body", "Hi {{recipient}}"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(html.contains("[INC-000123] Hey The printer cannot reach the network"));
+    let v: Value = t
+        .get("/api/v1/mail-templates/ticket.created/en", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["customised"], false);
+
+    let (status, html) = submit(
+        t,
+        &browser,
+        edit,
+        form,
+        &[("action", "save"), ("subject", "Hey"), ("body", "{{nope}}")],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(
+        html.contains("nope") && html.contains("{{nope}}"),
+        "the typed text stays"
+    );
+    let (status, location) = submit(
+        t,
+        &browser,
+        edit,
+        form,
+        &[
+            ("action", "save"),
+            ("subject", "Hey {{title}}"),
+            ("body", "Hi"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (303, "/admin/mail-templates/ticket.created?done=saved")
+    );
+    let v: Value = t
+        .get("/api/v1/mail-templates/ticket.created/en", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["subject"], "Hey {{title}}");
+    let (status, _) = submit(t, &browser, edit, form, &[("action", "reset")]).await;
+    assert_eq!(status, 303);
+
+    let (status, _) = page(t, &browser, "/admin/outbox?status=failed").await;
+    assert_eq!(status, 200);
+
+    // A requester has no admin pages, and chooses their own notifications.
+    let browser = login(t, "hank@corp.test").await;
+    let (status, _) = page(t, &browser, "/admin/outbox").await;
+    assert_eq!(status, 403);
+    let (status, _) = page(t, &browser, "/admin/mail-templates/ticket.created").await;
+    assert_eq!(status, 403);
+    let prefs = "/profile/notifications";
+    let (status, html) = page(t, &browser, prefs).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("value=\"ticket.replied\" checked"));
+    let (status, _) = submit(t, &browser, prefs, prefs, &[("email", "ticket.replied")]).await;
+    assert_eq!(status, 303);
+    let v: Value = t
+        .get("/api/v1/me/notification-preferences", &requester)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let email = |e: &str| {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["event"] == e)
+            .unwrap()["email"]
+            .clone()
+    };
+    assert_eq!(email("ticket.replied"), true);
+    assert_eq!(email("ticket.created"), false);
+}
+
+async fn assignment_and_replies_skip_the_actor_loops_and_inactive_users(t: &TestApp) {
+    let sink = SmtpSink::start(free_port()).await;
+    let app = app_sending_to(t, Some(sink.port));
+    let team = t.team("Desk").await;
+    let admin = t.user("root@corp.test", "admin", None, vec![]).await;
+    let agent = t.user("ivan@corp.test", "agent", None, vec![team]).await;
+    let requester = t.user("judy@corp.test", "requester", None, vec![]).await;
+    let looping = t
+        .user("helpdesk@corp.test", "requester", None, vec![])
+        .await;
+    let gone = t.user("left@corp.test", "requester", None, vec![]).await;
+    let watcher = t.user("kim@corp.test", "requester", None, vec![]).await;
+    // One of Steward's own inbound addresses, in other capitals.
+    sqlx::query(
+        "INSERT INTO mailboxes (address, name, create_requesters, unknown_sender, active, \
+         version, created_at, updated_at) VALUES ('HelpDesk@corp.test', 'Desk', 0, 'reject', 1, 1, 0, 0)",
+    )
+    .execute(&t.app.store.pool)
+    .await
+    .unwrap();
+
+    let tk = t.ticket(&requester, "VPN drops", json!({})).await;
+    let path = format!("/api/v1/tickets/{}", tk["id"]);
+    let res = t
+        .patch(
+            &path,
+            &admin,
+            json!({"team_id": team, "assignee_id": agent.id,
+                   "watcher_ids": [looping.id, gone.id, watcher.id]}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let res = t
+        .patch(&path, &admin, json!({"status": "in_progress"}))
+        .await;
+    assert_eq!(res.status(), 200);
+    // Disabled after being made a watcher.
+    sqlx::query("UPDATE users SET active = 0 WHERE id = $1")
+        .bind(gone.id)
+        .execute(&t.app.store.pool)
+        .await
+        .unwrap();
+    let res = t
+        .post(
+            &format!("{path}/comments"),
+            &agent,
+            json!({"body": "Looking at it."}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    drain(&app).await;
+    let mails = received(&sink);
+    let to = |event: &str| -> Vec<String> {
+        let mut v: Vec<String> = mails
+            .iter()
+            .filter(|m| header(&m.raw, "X-Steward-Event").as_deref() == Some(event))
+            .map(|m| m.to.clone())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(to("ticket.created"), vec!["judy@corp.test"]);
+    assert_eq!(to("ticket.assigned"), vec!["ivan@corp.test"]);
+    assert_eq!(to("ticket.status_changed"), vec!["judy@corp.test"]);
+    let changed = mails
+        .iter()
+        .find(|m| m.subject.contains("Status now"))
+        .unwrap();
+    assert!(
+        changed
+            .subject
+            .ends_with("Status now In progress: VPN drops"),
+        "{}",
+        changed.subject
+    );
+    // Not the author, not Steward's own address, not the disabled account.
+    assert_eq!(
+        to("ticket.replied"),
+        vec!["judy@corp.test", "kim@corp.test"]
+    );
+    let assigned = mails.iter().find(|m| m.to == "ivan@corp.test").unwrap();
+    assert!(
+        assigned.subject.contains("Assigned to you"),
+        "{}",
+        assigned.subject
+    );
+}
+
+async fn a_rejection_is_bilingual_threaded_and_queued_once(t: &TestApp) {
+    let sink = SmtpSink::start(free_port()).await;
+    let app = app_sending_to(t, Some(sink.port));
+    for _ in 0..2 {
+        t.app
+            .store
+            .write(|ctx| {
+                Box::pin(async move {
+                    outbound::queue_rejection(
+                        ctx,
+                        "stranger@outside.test",
+                        "Need\r\nBcc: x@y.test help",
+                        Some("<q-1@outside.test>"),
+                        steward_store::now_micros(),
+                    )
+                    .await
+                })
+            })
+            .await
+            .unwrap();
+    }
+    drain(&app).await;
+    let mails = received(&sink);
+    assert_eq!(mails.len(), 1, "the same message is answered once");
+    let m = &mails[0];
+    assert_eq!(m.to, "stranger@outside.test");
+    assert_eq!(m.subject, "无法受理您的邮件：Need Bcc: x@y.test help");
+    assert_eq!(m.in_reply_to, vec!["<q-1@outside.test>".to_string()]);
+    assert!(m.body.contains("未被受理") && m.body.contains("was not accepted"));
+    assert_eq!(
+        header(&m.raw, "Auto-Submitted").as_deref(),
+        Some("auto-generated")
+    );
+    assert_eq!(header(&m.raw, "Bcc"), None);
+}
+
+/// A test CA and a server certificate for localhost signed by it, made with openssl.
+fn test_certificates(dir: &std::path::Path) -> (String, String, String) {
+    std::fs::create_dir_all(dir).unwrap();
+    let p = |f: &str| dir.join(f).to_str().unwrap().to_string();
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("openssl");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    std::fs::write(
+        p("server.ext"),
+        "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509", "-days", "2", "-subj", "/CN=Steward Test CA"];
+    ca.extend(ec);
+    let (ca_key, ca_pem) = (p("ca.key"), p("ca.pem"));
+    ca.extend(["-keyout", &ca_key, "-out", &ca_pem]);
+    ca.extend(["-addext", "basicConstraints=critical,CA:TRUE"]);
+    ca.extend(["-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+    run(&ca);
+    let (key, csr, cert, ext) = (
+        p("server.key"),
+        p("server.csr"),
+        p("server.pem"),
+        p("server.ext"),
+    );
+    let mut req = vec![
+        "req",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        &key,
+        "-out",
+        &csr,
+    ];
+    req.extend(ec);
+    run(&req);
+    run(&[
+        "x509",
+        "-req",
+        "-days",
+        "2",
+        "-in",
+        &csr,
+        "-CA",
+        &ca_pem,
+        "-CAkey",
+        &ca_key,
+        "-CAcreateserial",
+        "-out",
+        &cert,
+        "-extfile",
+        &ext,
+    ]);
+    (ca_pem, cert, key)
+}
+
+async fn starttls_trusts_the_extra_ca_and_nothing_else(t: &TestApp) {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "tls_{}_{}",
+        std::process::id(),
+        jiff::Timestamp::now().as_microsecond()
+    ));
+    let (ca, cert, key) = test_certificates(&dir);
+    let port = free_port();
+    let sink = SmtpSink::start_with(port, &["--tlscert", &cert, "--tlskey", &key]).await;
+    let url = format!("smtp://localhost:{port}?tls=required");
+    let requester = t.user("lena@corp.test", "requester", None, vec![]).await;
+
+    // Without the CA the server is not trusted: nothing is sent, the error is kept.
+    let mut untrusting = t.app.clone();
+    untrusting.outbound = Arc::new(
+        Settings::new(Some(&url), DEFAULT_FROM, "https://desk.example.com", None).unwrap(),
+    );
+    t.ticket(&requester, "Over TLS", json!({})).await;
+    drain(&untrusting).await;
+    assert!(received(&sink).is_empty());
+    let error: Option<String> = sqlx::query_scalar("SELECT last_error FROM outbound_mail")
+        .fetch_one(&t.app.store.pool)
+        .await
+        .unwrap();
+    assert!(error.is_some_and(|e| !e.is_empty()));
+
+    // With it, STARTTLS succeeds and the retry delivers.
+    let mut trusting = t.app.clone();
+    trusting.outbound = Arc::new(
+        Settings::new(
+            Some(&url),
+            DEFAULT_FROM,
+            "https://desk.example.com",
+            Some(&ca),
+        )
+        .unwrap(),
+    );
+    sqlx::query("UPDATE jobs SET run_at = 0 WHERE kind = 'mail.send' AND status = 'queued'")
+        .execute(&t.app.store.pool)
+        .await
+        .unwrap();
+    drain(&trusting).await;
+    let mails = received(&sink);
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0].subject.contains("Over TLS"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+async fn authentication_uses_the_urls_user_and_password(t: &TestApp) {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "auth_{}_{}",
+        std::process::id(),
+        jiff::Timestamp::now().as_microsecond()
+    ));
+    let (ca, cert, key) = test_certificates(&dir);
+    let port = free_port();
+    let sink = SmtpSink::start_with_auth(port, &cert, &key, "steward", "p@ss word:1").await;
+    let requester = t.user("mona@corp.test", "requester", None, vec![]).await;
+    let with_credentials = |credentials: &str| {
+        let url = format!("smtp://{credentials}localhost:{port}?tls=required");
+        let mut app = t.app.clone();
+        app.outbound = Arc::new(
+            Settings::new(
+                Some(&url),
+                DEFAULT_FROM,
+                "https://desk.example.com",
+                Some(&ca),
+            )
+            .unwrap(),
+        );
+        app
+    };
+
+    // Without credentials the server refuses the mail; the error is kept for the retry.
+    // (aiosmtpd answers a wrong password only after a long delay, so that case is left out.)
+    t.ticket(&requester, "Authenticated", json!({})).await;
+    drain(&with_credentials("")).await;
+    assert!(received(&sink).is_empty());
+    let error: Option<String> = sqlx::query_scalar("SELECT last_error FROM outbound_mail")
+        .fetch_one(&t.app.store.pool)
+        .await
+        .unwrap();
+    assert!(error.is_some_and(|e| !e.is_empty()));
+
+    // The right one, percent-encoded in the URL, is decoded and accepted.
+    sqlx::query("UPDATE jobs SET run_at = 0 WHERE kind = 'mail.send' AND status = 'queued'")
+        .execute(&t.app.store.pool)
+        .await
+        .unwrap();
+    drain(&with_credentials("steward:p%40ss%20word%3A1@")).await;
+    let mails = received(&sink);
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0].subject.contains("Authenticated"));
+    let _ = std::fs::remove_dir_all(&dir);
 }

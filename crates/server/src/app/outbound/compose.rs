@@ -198,6 +198,11 @@ async fn render(
         "" => String::new(),
         m => lang.t(&format!("sla-metric-{m}")),
     };
+    // The status the event moved to, not whatever the ticket has by the time this runs.
+    let status = match data("to") {
+        "" => t.status.as_str(),
+        to => to,
+    };
     let due_at = match data("due_at") {
         "" => String::new(),
         d => local_time(d, user.time_zone.as_deref()),
@@ -205,7 +210,7 @@ async fn render(
     let values = [
         ("number", t.number.clone()),
         ("title", t.title.clone()),
-        ("status", lang.t(&format!("status-{}", t.status))),
+        ("status", lang.t(&format!("status-{status}"))),
         ("link", format!("{}/tickets/{}", settings.public_url, t.id)),
         ("comment", f.comment.clone()),
         ("requester", t.requester_name.clone()),

@@ -64,8 +64,9 @@ pub async fn send_job(app: &App, job: &Job) -> AppResult<()> {
         return Ok(());
     };
     drop(conn);
-    // A retried job after the mail went out must not send it again.
-    if mail.status == store::SENT {
+    // Only a queued mail goes out: a retried job after the mail was sent (or given up) must
+    // not send it again.
+    if mail.status != store::QUEUED {
         return Ok(());
     }
     let attempts = mail.attempts + 1;
