@@ -18,6 +18,8 @@ on_both_databases!(
     private_targets_are_refused_unless_allowed,
     chat_bots_speak_each_platforms_format,
     admin_pages_manage_webhooks_and_bots,
+    robot_credentials_in_addresses_are_never_shown,
+    ipv6_and_translated_private_forms_are_refused,
 );
 
 // --- the receiver ---
@@ -1032,4 +1034,128 @@ async fn admin_pages_manage_webhooks_and_bots(t: &TestApp) {
     let agent = login(t, "agent@x.test").await;
     assert_eq!(page(t, &agent, "/admin/webhooks").await.0, 403);
     assert_eq!(page(t, &agent, "/admin/bots").await.0, 403);
+}
+
+/// Every audit entry about chat bots, as text.
+async fn bot_audit(t: &TestApp) -> String {
+    let rows: Vec<(String, Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT action, field, old_value, new_value FROM audit_log WHERE entity = 'chat_bot' \
+         ORDER BY seq",
+    )
+    .fetch_all(&t.app.store.pool)
+    .await
+    .unwrap();
+    format!("{rows:?}")
+}
+
+async fn robot_credentials_in_addresses_are_never_shown(t: &TestApp) {
+    let w = world(t).await;
+    let rx = Receiver::start().await;
+    // Feishu puts the robot's token in the path, WeCom its key in the query.
+    let feishu_token = "0b7d4c1e-feishu-token-one";
+    let res = t
+        .post(
+            "/api/v1/bots",
+            &w.admin,
+            json!({"name": "飞书群", "platform": "feishu", "allow_private": true,
+                "url": rx.url(&format!("/open-apis/bot/v2/hook/{feishu_token}")),
+                "events": ["ticket.created"]}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let bot: Value = res.json().await.unwrap();
+    let id = bot["id"].as_i64().unwrap();
+    assert!(
+        bot["url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/open-apis/bot/v2/hook/***"),
+        "{bot}"
+    );
+    let listed = t.get("/api/v1/bots", &w.admin).await.text().await.unwrap();
+    assert!(!listed.contains(feishu_token), "{listed}");
+    let one = t.get(&format!("/api/v1/bots/{id}"), &w.admin).await;
+    assert!(!one.text().await.unwrap().contains(feishu_token));
+
+    // A new token: the change is audited although the shown address looks the same.
+    let second_token = "9e2a5f3b-feishu-token-two";
+    let res = t
+        .patch(
+            &format!("/api/v1/bots/{id}"),
+            &w.admin,
+            json!({"url": rx.url(&format!("/open-apis/bot/v2/hook/{second_token}"))}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert!(!res.text().await.unwrap().contains(second_token));
+    let audit = bot_audit(t).await;
+    assert!(audit.contains("Some(\"url\")"), "{audit}");
+    assert!(
+        !audit.contains(feishu_token) && !audit.contains(second_token),
+        "{audit}"
+    );
+
+    // A WeCom key rotated the same way.
+    let res = t
+        .post(
+            "/api/v1/bots",
+            &w.admin,
+            json!({"name": "运维群", "platform": "wecom", "allow_private": true,
+                "url": rx.url("/cgi-bin/webhook/send?key=wecom-key-one"),
+                "events": ["ticket.created"]}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let wecom: Value = res.json().await.unwrap();
+    let res = t
+        .patch(
+            &format!("/api/v1/bots/{}", wecom["id"]),
+            &w.admin,
+            json!({"url": rx.url("/cgi-bin/webhook/send?key=wecom-key-two")}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let audit = bot_audit(t).await;
+    assert_eq!(audit.matches("Some(\"url\")").count(), 2, "{audit}");
+    assert!(!audit.contains("wecom-key-"), "{audit}");
+
+    // Nor on the pages.
+    let admin = login(t, "admin@x.test").await;
+    let (status, html) = page(t, &admin, &format!("/admin/bots/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(!html.contains(second_token), "{html}");
+    let (_, html) = page(t, &admin, "/admin/bots").await;
+    assert!(!html.contains(second_token) && !html.contains("wecom-key-two"));
+
+    // The saved token is the one used.
+    t.ticket(&w.requester, "Projector broken", json!({})).await;
+    drain(t).await;
+    assert_eq!(
+        rx.received(&format!("/open-apis/bot/v2/hook/{second_token}"))
+            .len(),
+        1
+    );
+}
+
+async fn ipv6_and_translated_private_forms_are_refused(t: &TestApp) {
+    let w = world(t).await;
+    for url in [
+        "http://[::ffff:0:7f00:1]/",
+        "http://[::ffff:0:a9fe:a9fe]/latest/meta-data/",
+        "http://[fec0::1]/",
+        "http://[64:ff9b:1::a00:1]/",
+        "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/",
+        "http://[::ffff:7f00:1]/",
+        "http://[0:0:0:0:0:ffff:169.254.169.254]/",
+    ] {
+        let res = t
+            .post(
+                "/api/v1/webhooks",
+                &w.admin,
+                json!({"name": "x", "url": url, "events": ["ticket.created"]}),
+            )
+            .await;
+        problem(res, 422, Some("url")).await;
+    }
+    assert_eq!(count(t, "SELECT COUNT(*) FROM webhooks").await, 0);
 }

@@ -121,19 +121,28 @@ pub struct BotView {
     pub updated_at: String,
 }
 
-/// The URL with every query value replaced, so a robot's key is not shown.
-fn hide_query(raw: &str) -> String {
-    match reqwest::Url::parse(raw) {
-        Ok(mut url) if url.query().is_some() => {
-            let keys: Vec<String> = url.query_pairs().map(|(k, _)| k.into_owned()).collect();
-            url.query_pairs_mut().clear();
-            for k in keys {
-                url.query_pairs_mut().append_pair(&k, "***");
-            }
-            url.to_string()
+/// A robot's address as it may be shown. The platforms put the robot's credential in it:
+/// WeCom and DingTalk in the query (`key`, `access_token`), Feishu / Lark as the last path
+/// segment (`/open-apis/bot/v2/hook/<token>`). Query values, and Feishu's last segment, become
+/// `***`.
+fn shown_bot_url(platform: &str, raw: &str) -> String {
+    // Saved addresses were parsed when saved; anything else is shown as nothing at all.
+    let Ok(mut url) = reqwest::Url::parse(raw) else {
+        return "***".into();
+    };
+    if url.query().is_some() {
+        let keys: Vec<String> = url.query_pairs().map(|(k, _)| k.into_owned()).collect();
+        url.query_pairs_mut().clear();
+        for k in keys {
+            url.query_pairs_mut().append_pair(&k, "***");
         }
-        _ => raw.to_string(),
     }
+    if platform == "feishu" {
+        if let Ok(mut segments) = url.path_segments_mut() {
+            segments.pop_if_empty().pop().push("***");
+        }
+    }
+    url.to_string()
 }
 
 impl BotView {
@@ -142,7 +151,7 @@ impl BotView {
             id: b.id,
             name: b.name.clone(),
             platform: b.platform.clone(),
-            url: hide_query(&b.url),
+            url: shown_bot_url(&b.platform, &b.url),
             signed: b.secret.is_some(),
             team_id: b.team_id,
             events: events_of(&b.events),
@@ -582,7 +591,7 @@ pub async fn create_bot(app: &App, actor: &Actor, input: BotInput) -> AppResult<
                             "{} {} {} {}",
                             b.name,
                             b.platform,
-                            hide_query(&b.url),
+                            shown_bot_url(&b.platform, &b.url),
                             b.events
                         )),
                     )
@@ -685,7 +694,6 @@ pub async fn update_bot(
                                 Some(old.platform.clone()),
                                 Some(b.platform.clone()),
                             ),
-                            ("url", Some(hide_query(&old.url)), Some(hide_query(&b.url))),
                             ("team_id", team(old.team_id), team(b.team_id)),
                             ("events", Some(old.events.clone()), Some(b.events.clone())),
                             ("locale", Some(old.locale.clone()), Some(b.locale.clone())),
@@ -698,6 +706,18 @@ pub async fn update_bot(
                         ],
                     )
                     .await?;
+                // Compared as saved, not as shown: a new key leaves the shown address alike.
+                if old.url != b.url {
+                    trail
+                        .record(
+                            ctx,
+                            "update",
+                            Some("url"),
+                            Some(shown_bot_url(&old.platform, &old.url)),
+                            Some(shown_bot_url(&b.platform, &b.url)),
+                        )
+                        .await?;
+                }
                 if secret_changed {
                     let what = if b.secret.is_some() { "set" } else { "removed" };
                     trail
