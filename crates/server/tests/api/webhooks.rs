@@ -1036,9 +1036,12 @@ async fn admin_pages_manage_webhooks_and_bots(t: &TestApp) {
     assert_eq!(page(t, &agent, "/admin/bots").await.0, 403);
 }
 
+/// An audit entry: action, field, old value, new value.
+type AuditRow = (String, Option<String>, Option<String>, Option<String>);
+
 /// Every audit entry about chat bots, as text.
 async fn bot_audit(t: &TestApp) -> String {
-    let rows: Vec<(String, Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
+    let rows: Vec<AuditRow> = sqlx::query_as(
         "SELECT action, field, old_value, new_value FROM audit_log WHERE entity = 'chat_bot' \
          ORDER BY seq",
     )
@@ -1126,6 +1129,23 @@ async fn robot_credentials_in_addresses_are_never_shown(t: &TestApp) {
     assert!(!html.contains(second_token), "{html}");
     let (_, html) = page(t, &admin, "/admin/bots").await;
     assert!(!html.contains(second_token) && !html.contains("wecom-key-two"));
+
+    // A client that sends the shown address back (e.g. GET, edit the name, PATCH) keeps the
+    // saved token rather than saving the mask.
+    let shown: Value = t
+        .get(&format!("/api/v1/bots/{id}"), &w.admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let res = t
+        .patch(
+            &format!("/api/v1/bots/{id}"),
+            &w.admin,
+            json!({"name": "飞书值班群", "url": shown["url"]}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
 
     // The saved token is the one used.
     t.ticket(&w.requester, "Projector broken", json!({})).await;

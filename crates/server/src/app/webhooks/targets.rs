@@ -279,16 +279,9 @@ fn check_events(v: &[String]) -> AppResult<String> {
     serde_json::to_string(&names).map_err(|e| AppError::Internal(e.to_string()))
 }
 
-fn check_secret(v: &str) -> AppResult<String> {
-    let v = v.trim();
-    let n = v.chars().count();
-    if n < SECRET_MIN {
-        return Err(AppError::invalid(
-            "secret",
-            format!("must be at least {SECRET_MIN} characters"),
-        ));
-    }
-    if n > SECRET_MAX {
+/// A signing secret's text: at most SECRET_MAX characters, none of them a control character.
+fn check_secret_text(v: &str) -> AppResult<String> {
+    if v.chars().count() > SECRET_MAX {
         return Err(AppError::invalid(
             "secret",
             format!("is longer than {SECRET_MAX} characters"),
@@ -300,22 +293,25 @@ fn check_secret(v: &str) -> AppResult<String> {
     Ok(v.to_string())
 }
 
+/// A webhook's secret: receivers verify with it, so it must be too long to guess.
+fn check_secret(v: &str) -> AppResult<String> {
+    let v = v.trim();
+    if v.chars().count() < SECRET_MIN {
+        return Err(AppError::invalid(
+            "secret",
+            format!("must be at least {SECRET_MIN} characters"),
+        ));
+    }
+    check_secret_text(v)
+}
+
 /// A bot's signing secret: the platform decides its form, so only length and characters.
 fn check_bot_secret(v: &str) -> AppResult<Option<String>> {
     let v = v.trim();
     if v.is_empty() {
         return Ok(None);
     }
-    if v.chars().count() > SECRET_MAX {
-        return Err(AppError::invalid(
-            "secret",
-            format!("is longer than {SECRET_MAX} characters"),
-        ));
-    }
-    if v.chars().any(char::is_control) {
-        return Err(AppError::invalid("secret", "contains a control character"));
-    }
-    Ok(Some(v.to_string()))
+    check_secret_text(v).map(Some)
 }
 
 fn check_platform(v: &str) -> AppResult<String> {
@@ -631,10 +627,15 @@ pub async fn update_bot(
         Some(Some(s)) => Some(check_bot_secret(s)?),
     };
     let allow_private = p.allow_private.unwrap_or(current.allow_private);
-    let url = match (&p.url, p.allow_private) {
+    // The address sent back as it is shown (its credential hidden) means "keep the saved one".
+    let new_url = p
+        .url
+        .as_deref()
+        .filter(|u| *u != shown_bot_url(&current.platform, &current.url));
+    let url = match (new_url, p.allow_private) {
         (None, None) => None,
         (raw, _) => Some(
-            ssrf::check(raw.as_deref().unwrap_or(&current.url), allow_private)
+            ssrf::check(raw.unwrap_or(&current.url), allow_private)
                 .await?
                 .to_string(),
         ),
