@@ -335,7 +335,8 @@ fn generate_secret() -> String {
     format!("whsec_{}", crate::app::auth::random_hex(24))
 }
 
-fn yes_no(b: bool) -> Option<String> {
+/// A flag as the audit log records it: "true" or "false".
+fn flag_value(b: bool) -> Option<String> {
     Some(b.to_string())
 }
 
@@ -402,7 +403,7 @@ pub async fn create_webhook(
                     .await?;
                 if w.allow_private {
                     trail
-                        .record(ctx, "update", Some("allow_private"), None, yes_no(true))
+                        .record(ctx, "update", Some("allow_private"), None, flag_value(true))
                         .await?;
                 }
                 Ok(WebhookCreated {
@@ -484,10 +485,10 @@ pub async fn update_webhook(
                             ("events", Some(old.events.clone()), Some(w.events.clone())),
                             (
                                 "allow_private",
-                                yes_no(old.allow_private),
-                                yes_no(w.allow_private),
+                                flag_value(old.allow_private),
+                                flag_value(w.allow_private),
                             ),
-                            ("active", yes_no(old.active), yes_no(w.active)),
+                            ("active", flag_value(old.active), flag_value(w.active)),
                         ],
                     )
                     .await?;
@@ -594,7 +595,7 @@ pub async fn create_bot(app: &App, actor: &Actor, input: BotInput) -> AppResult<
                     .await?;
                 if b.allow_private {
                     trail
-                        .record(ctx, "update", Some("allow_private"), None, yes_no(true))
+                        .record(ctx, "update", Some("allow_private"), None, flag_value(true))
                         .await?;
                 }
                 Ok(BotView::new(&b))
@@ -700,10 +701,10 @@ pub async fn update_bot(
                             ("locale", Some(old.locale.clone()), Some(b.locale.clone())),
                             (
                                 "allow_private",
-                                yes_no(old.allow_private),
-                                yes_no(b.allow_private),
+                                flag_value(old.allow_private),
+                                flag_value(b.allow_private),
                             ),
-                            ("active", yes_no(old.active), yes_no(b.active)),
+                            ("active", flag_value(old.active), flag_value(b.active)),
                         ],
                     )
                     .await?;
