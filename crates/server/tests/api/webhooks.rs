@@ -6,6 +6,7 @@ use crate::on_both_databases;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::IntoResponse;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io::Write;
@@ -20,6 +21,7 @@ on_both_databases!(
     admin_pages_manage_webhooks_and_bots,
     robot_credentials_in_addresses_are_never_shown,
     ipv6_and_translated_private_forms_are_refused,
+    redirects_are_not_followed,
 );
 
 // --- the receiver ---
@@ -103,7 +105,7 @@ async fn record(
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
-) -> (StatusCode, String) {
+) -> axum::response::Response {
     let mut s = state.lock().unwrap();
     let path = uri.path().to_string();
     s.received.push(Received {
@@ -114,14 +116,21 @@ async fn record(
     });
     let scripted = s.scripted.get_mut(&path).filter(|v| !v.is_empty());
     match scripted {
+        // A scripted redirect's body is where it points.
         Some(v) => {
             let (status, body) = v.remove(0);
-            (StatusCode::from_u16(status).unwrap(), body)
+            let status = StatusCode::from_u16(status).unwrap();
+            if status.is_redirection() {
+                (status, [(axum::http::header::LOCATION, body)]).into_response()
+            } else {
+                (status, body).into_response()
+            }
         }
         None => (
             StatusCode::OK,
-            r#"{"errcode":0,"errmsg":"ok","code":0,"msg":"success"}"#.into(),
-        ),
+            r#"{"errcode":0,"errmsg":"ok","code":0,"msg":"success"}"#,
+        )
+            .into_response(),
     }
 }
 
@@ -1178,4 +1187,27 @@ async fn ipv6_and_translated_private_forms_are_refused(t: &TestApp) {
         problem(res, 422, Some("url")).await;
     }
     assert_eq!(count(t, "SELECT COUNT(*) FROM webhooks").await, 0);
+}
+
+async fn redirects_are_not_followed(t: &TestApp) {
+    let w = world(t).await;
+    let rx = Receiver::start().await;
+    let hook = create_webhook(t, &w.admin, &rx.url("/moved"), &["ticket.created"]).await;
+    // 307 keeps the method and body: a client that followed it would POST to /elsewhere.
+    rx.answer("/moved", 307, &rx.url("/elsewhere"));
+    t.ticket(&w.requester, "Badge reader", json!({})).await;
+    drain(t).await;
+    assert_eq!(rx.received("/moved").len(), 1);
+    assert!(
+        rx.received("/elsewhere").is_empty(),
+        "the redirect was followed"
+    );
+    let log = deliveries(
+        t,
+        &w.admin,
+        &format!("/api/v1/webhooks/{}/deliveries", hook["id"]),
+    )
+    .await;
+    assert_eq!(log[0]["status"], "pending", "{}", log[0]);
+    assert_eq!(log[0]["response_status"], 307);
 }
