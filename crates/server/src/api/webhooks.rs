@@ -249,7 +249,8 @@ pub async fn ping_bot(
 
 /// Queues the delivery again (with retries), e.g. after the receiver was fixed.
 #[utoipa::path(post, path = "/api/v1/deliveries/{id}/redeliver", tag = "integrations", params(("id" = i64, Path)),
-    responses((status = 202, body = DeliveryView), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 202, body = DeliveryView), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "The delivery is already waiting to be sent")))]
 pub async fn redeliver(
     State(s): State<AppState>,
     ApiActor(actor): ApiActor,

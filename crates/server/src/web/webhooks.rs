@@ -6,7 +6,7 @@ use super::session::WebUser;
 use super::{describe, finish, render, see_other, status_of, Chrome};
 use crate::app::accounts;
 use crate::app::events::EventKind;
-use crate::app::webhooks::bots::{LOCALES, PLATFORMS};
+use crate::app::webhooks::bots::{event_key, LOCALES, PLATFORMS};
 use crate::app::webhooks::targets::{
     self, BotInput, BotPatch, BotView, DeliveryView, TargetKind, WebhookInput, WebhookPatch,
     WebhookView,
@@ -19,6 +19,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
+use steward_store::webhooks::TARGET_BOT;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -104,9 +105,8 @@ impl Values {
     }
 }
 
-/// The Fluent key naming an event type.
 fn event_label(c: &Chrome, kind: &str) -> String {
-    c.t(&format!("bot-{}", kind.replace(['.', '_'], "-")))
+    c.t(&event_key(kind))
 }
 
 /// The choices of a form: event types, platforms, languages and teams.
@@ -523,7 +523,7 @@ async fn redeliver(
     let r = async {
         form::check(&u, &headers, &f)?;
         let d = targets::redeliver(&s.app, &u.actor, id).await?;
-        let page = if d.target_kind == "bot" {
+        let page = if d.target_kind == TARGET_BOT {
             "bots"
         } else {
             "webhooks"

@@ -6,6 +6,7 @@ use crate::on_both_databases;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::IntoResponse;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io::Write;
@@ -18,6 +19,9 @@ on_both_databases!(
     private_targets_are_refused_unless_allowed,
     chat_bots_speak_each_platforms_format,
     admin_pages_manage_webhooks_and_bots,
+    robot_credentials_in_addresses_are_never_shown,
+    ipv6_and_translated_private_forms_are_refused,
+    redirects_are_not_followed,
 );
 
 // --- the receiver ---
@@ -101,7 +105,7 @@ async fn record(
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
-) -> (StatusCode, String) {
+) -> axum::response::Response {
     let mut s = state.lock().unwrap();
     let path = uri.path().to_string();
     s.received.push(Received {
@@ -112,14 +116,21 @@ async fn record(
     });
     let scripted = s.scripted.get_mut(&path).filter(|v| !v.is_empty());
     match scripted {
+        // A scripted redirect's body is where it points.
         Some(v) => {
             let (status, body) = v.remove(0);
-            (StatusCode::from_u16(status).unwrap(), body)
+            let status = StatusCode::from_u16(status).unwrap();
+            if status.is_redirection() {
+                (status, [(axum::http::header::LOCATION, body)]).into_response()
+            } else {
+                (status, body).into_response()
+            }
         }
         None => (
             StatusCode::OK,
-            r#"{"errcode":0,"errmsg":"ok","code":0,"msg":"success"}"#.into(),
-        ),
+            r#"{"errcode":0,"errmsg":"ok","code":0,"msg":"success"}"#,
+        )
+            .into_response(),
     }
 }
 
@@ -1032,4 +1043,171 @@ async fn admin_pages_manage_webhooks_and_bots(t: &TestApp) {
     let agent = login(t, "agent@x.test").await;
     assert_eq!(page(t, &agent, "/admin/webhooks").await.0, 403);
     assert_eq!(page(t, &agent, "/admin/bots").await.0, 403);
+}
+
+/// An audit entry: action, field, old value, new value.
+type AuditRow = (String, Option<String>, Option<String>, Option<String>);
+
+/// Every audit entry about chat bots, as text.
+async fn bot_audit(t: &TestApp) -> String {
+    let rows: Vec<AuditRow> = sqlx::query_as(
+        "SELECT action, field, old_value, new_value FROM audit_log WHERE entity = 'chat_bot' \
+         ORDER BY seq",
+    )
+    .fetch_all(&t.app.store.pool)
+    .await
+    .unwrap();
+    format!("{rows:?}")
+}
+
+async fn robot_credentials_in_addresses_are_never_shown(t: &TestApp) {
+    let w = world(t).await;
+    let rx = Receiver::start().await;
+    // Feishu puts the robot's token in the path, WeCom its key in the query.
+    let feishu_token = "0b7d4c1e-feishu-token-one";
+    let res = t
+        .post(
+            "/api/v1/bots",
+            &w.admin,
+            json!({"name": "飞书群", "platform": "feishu", "allow_private": true,
+                "url": rx.url(&format!("/open-apis/bot/v2/hook/{feishu_token}")),
+                "events": ["ticket.created"]}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let bot: Value = res.json().await.unwrap();
+    let id = bot["id"].as_i64().unwrap();
+    assert!(
+        bot["url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/open-apis/bot/v2/hook/***"),
+        "{bot}"
+    );
+    let listed = t.get("/api/v1/bots", &w.admin).await.text().await.unwrap();
+    assert!(!listed.contains(feishu_token), "{listed}");
+    let one = t.get(&format!("/api/v1/bots/{id}"), &w.admin).await;
+    assert!(!one.text().await.unwrap().contains(feishu_token));
+
+    // A new token: the change is audited although the shown address looks the same.
+    let second_token = "9e2a5f3b-feishu-token-two";
+    let res = t
+        .patch(
+            &format!("/api/v1/bots/{id}"),
+            &w.admin,
+            json!({"url": rx.url(&format!("/open-apis/bot/v2/hook/{second_token}"))}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert!(!res.text().await.unwrap().contains(second_token));
+    let audit = bot_audit(t).await;
+    assert!(audit.contains("Some(\"url\")"), "{audit}");
+    assert!(
+        !audit.contains(feishu_token) && !audit.contains(second_token),
+        "{audit}"
+    );
+
+    // A WeCom key rotated the same way.
+    let res = t
+        .post(
+            "/api/v1/bots",
+            &w.admin,
+            json!({"name": "运维群", "platform": "wecom", "allow_private": true,
+                "url": rx.url("/cgi-bin/webhook/send?key=wecom-key-one"),
+                "events": ["ticket.created"]}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let wecom: Value = res.json().await.unwrap();
+    let res = t
+        .patch(
+            &format!("/api/v1/bots/{}", wecom["id"]),
+            &w.admin,
+            json!({"url": rx.url("/cgi-bin/webhook/send?key=wecom-key-two")}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let audit = bot_audit(t).await;
+    assert_eq!(audit.matches("Some(\"url\")").count(), 2, "{audit}");
+    assert!(!audit.contains("wecom-key-"), "{audit}");
+
+    // Nor on the pages.
+    let admin = login(t, "admin@x.test").await;
+    let (status, html) = page(t, &admin, &format!("/admin/bots/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(!html.contains(second_token), "{html}");
+    let (_, html) = page(t, &admin, "/admin/bots").await;
+    assert!(!html.contains(second_token) && !html.contains("wecom-key-two"));
+
+    // A client that sends the shown address back (e.g. GET, edit the name, PATCH) keeps the
+    // saved token rather than saving the mask.
+    let shown: Value = t
+        .get(&format!("/api/v1/bots/{id}"), &w.admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let res = t
+        .patch(
+            &format!("/api/v1/bots/{id}"),
+            &w.admin,
+            json!({"name": "飞书值班群", "url": shown["url"]}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+
+    // The saved token is the one used.
+    t.ticket(&w.requester, "Projector broken", json!({})).await;
+    drain(t).await;
+    assert_eq!(
+        rx.received(&format!("/open-apis/bot/v2/hook/{second_token}"))
+            .len(),
+        1
+    );
+}
+
+async fn ipv6_and_translated_private_forms_are_refused(t: &TestApp) {
+    let w = world(t).await;
+    for url in [
+        "http://[::ffff:0:7f00:1]/",
+        "http://[::ffff:0:a9fe:a9fe]/latest/meta-data/",
+        "http://[fec0::1]/",
+        "http://[64:ff9b:1::a00:1]/",
+        "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/",
+        "http://[::ffff:7f00:1]/",
+        "http://[0:0:0:0:0:ffff:169.254.169.254]/",
+    ] {
+        let res = t
+            .post(
+                "/api/v1/webhooks",
+                &w.admin,
+                json!({"name": "x", "url": url, "events": ["ticket.created"]}),
+            )
+            .await;
+        problem(res, 422, Some("url")).await;
+    }
+    assert_eq!(count(t, "SELECT COUNT(*) FROM webhooks").await, 0);
+}
+
+async fn redirects_are_not_followed(t: &TestApp) {
+    let w = world(t).await;
+    let rx = Receiver::start().await;
+    let hook = create_webhook(t, &w.admin, &rx.url("/moved"), &["ticket.created"]).await;
+    // 307 keeps the method and body: a client that followed it would POST to /elsewhere.
+    rx.answer("/moved", 307, &rx.url("/elsewhere"));
+    t.ticket(&w.requester, "Badge reader", json!({})).await;
+    drain(t).await;
+    assert_eq!(rx.received("/moved").len(), 1);
+    assert!(
+        rx.received("/elsewhere").is_empty(),
+        "the redirect was followed"
+    );
+    let log = deliveries(
+        t,
+        &w.admin,
+        &format!("/api/v1/webhooks/{}/deliveries", hook["id"]),
+    )
+    .await;
+    assert_eq!(log[0]["status"], "pending", "{}", log[0]);
+    assert_eq!(log[0]["response_status"], 307);
 }

@@ -50,7 +50,8 @@ fn excerpt(text: &str) -> String {
 }
 
 /// The Fluent key of an event kind: `bot-ticket-status-changed` for ticket.status_changed.
-fn event_key(kind: &str) -> String {
+/// The admin pages name the event types with it too.
+pub(crate) fn event_key(kind: &str) -> String {
     format!("bot-{}", kind.replace(['.', '_'], "-"))
 }
 

@@ -301,15 +301,16 @@ async fn try_send(target: &Target, d: &Delivery) -> Result<Answer, String> {
         }
     };
     // Checked again now (the address may have changed since the target was saved) and the
-    // connection pinned to the checked address.
-    let addr = ssrf::resolve(&url, target.allow_private()).await?;
+    // connection pinned to the checked addresses: all of them, so a host with an IPv6 and an
+    // IPv4 address still falls back from one to the other, but never to an unchecked one.
+    let addrs = ssrf::resolve(&url, target.allow_private()).await?;
     let mut client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(TIMEOUT)
         .no_proxy()
         .user_agent(USER_AGENT);
     if let Some(host) = url.host_str().filter(|h| !h.starts_with('[')) {
-        client = client.resolve(host, addr);
+        client = client.resolve_to_addrs(host, &addrs);
     }
     let client = client.build().map_err(|e| e.to_string())?;
     let mut req = client

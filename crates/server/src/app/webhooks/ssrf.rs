@@ -6,8 +6,11 @@
 use crate::app::{AppError, AppResult};
 use reqwest::Url;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
 
 const URL_MAX: usize = 2000;
+/// How long a host may take to resolve (the system resolver has no limit of its own).
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Parses a target URL: http or https, a host, no user name or password.
 pub fn parse_url(raw: &str) -> AppResult<Url> {
@@ -67,6 +70,11 @@ fn v4_reason(ip: Ipv4Addr) -> Option<&'static str> {
     }
 }
 
+/// The IPv4 address in the last 32 bits of an IPv6 address.
+fn low_v4(s: &[u16; 8]) -> Ipv4Addr {
+    Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8)
+}
+
 fn v6_reason(ip: Ipv6Addr) -> Option<&'static str> {
     let s = ip.segments();
     // Forms that carry an IPv4 address are judged by that address.
@@ -77,9 +85,16 @@ fn v6_reason(ip: Ipv6Addr) -> Option<&'static str> {
         // IPv4-compatible ::a.b.c.d (deprecated, never a public target).
         return Some("an IPv4-compatible address");
     }
+    if s[..6] == [0, 0, 0, 0, 0xffff, 0] {
+        // IPv4-translated ::ffff:0:a.b.c.d (SIIT, RFC 2765).
+        return v4_reason(low_v4(&s)).or(Some("an IPv4-translated address"));
+    }
     if s[0] == 0x64 && s[1] == 0xff9b {
-        let v4 = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
-        return v4_reason(v4);
+        if s[2] == 1 {
+            // 64:ff9b:1::/48, NAT64 for one network only (RFC 8215).
+            return Some("a private network (local NAT64)");
+        }
+        return v4_reason(low_v4(&s));
     }
     if s[0] == 0x2002 {
         let v4 = Ipv4Addr::new((s[1] >> 8) as u8, s[1] as u8, (s[2] >> 8) as u8, s[2] as u8);
@@ -95,8 +110,17 @@ fn v6_reason(ip: Ipv6Addr) -> Option<&'static str> {
         Some("a private network (unique local)")
     } else if s[0] & 0xffc0 == 0xfe80 {
         Some("link-local")
-    } else if s[0] == 0x2001 && s[1] == 0x0db8 {
+    } else if s[0] & 0xffc0 == 0xfec0 {
+        // Deprecated (RFC 3879) but still routed inside some networks.
+        Some("a private network (site-local)")
+    } else if (s[0] == 0x2001 && s[1] == 0x0db8) || s[0] & 0xfff0 == 0x3ff0 {
+        // 2001:db8::/32 and 3fff::/20 (RFC 9637).
         Some("a documentation range")
+    } else if s[0] == 0x2001 && s[1] < 0x0200 {
+        // 2001::/23: Teredo (which hides an IPv4 address), benchmarking, ORCHID.
+        Some("reserved for protocol assignments")
+    } else if s[..4] == [0x0100, 0, 0, 0] {
+        Some("a discard range")
     } else {
         None
     }
@@ -120,9 +144,9 @@ fn literal_address(url: &Url) -> Option<IpAddr> {
     }
 }
 
-/// Resolves the URL's host and checks every address; returns the one to connect to. The
-/// message names the address and why it is refused.
-pub async fn resolve(url: &Url, allow_private: bool) -> Result<SocketAddr, String> {
+/// Resolves the URL's host and checks every address; returns them, to connect to those and no
+/// others. The message names the refused address and why.
+pub async fn resolve(url: &Url, allow_private: bool) -> Result<Vec<SocketAddr>, String> {
     let port = url
         .port_or_known_default()
         .ok_or_else(|| "the URL has no port".to_string())?;
@@ -132,12 +156,16 @@ pub async fn resolve(url: &Url, allow_private: bool) -> Result<SocketAddr, Strin
             let name = url
                 .host_str()
                 .ok_or_else(|| "the URL has no host".to_string())?;
-            tokio::net::lookup_host((name, port))
+            tokio::time::timeout(LOOKUP_TIMEOUT, tokio::net::lookup_host((name, port)))
                 .await
+                .map_err(|_| format!("the host {name} did not resolve in time"))?
                 .map_err(|e| format!("the host {name} does not resolve: {e}"))?
                 .collect()
         }
     };
+    if addrs.is_empty() {
+        return Err("the host has no address".into());
+    }
     if !allow_private {
         for a in &addrs {
             if let Some(why) = private_reason(a.ip()) {
@@ -148,10 +176,7 @@ pub async fn resolve(url: &Url, allow_private: bool) -> Result<SocketAddr, Strin
             }
         }
     }
-    addrs
-        .first()
-        .copied()
-        .ok_or_else(|| "the host has no address".to_string())
+    Ok(addrs)
 }
 
 /// The save-time check: a well-formed URL whose host resolves only to allowed addresses.
@@ -199,6 +224,13 @@ mod tests {
             "64:ff9b::a00:1",
             "2002:7f00:1::",
             "2001:db8::1",
+            "3fff::1",
+            "fec0::1",
+            "::ffff:0:7f00:1",
+            "::ffff:0:a00:1",
+            "64:ff9b:1::a9fe:a9fe",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "100::1",
         ] {
             assert!(refused(a), "{a} must be refused");
         }
@@ -208,6 +240,8 @@ mod tests {
             "100.128.0.1",
             "2400:3200::1",
             "::ffff:1.1.1.1",
+            "2001:4860:4860::8888",
+            "64:ff9b::808:808",
         ] {
             assert!(!refused(a), "{a} is public");
         }

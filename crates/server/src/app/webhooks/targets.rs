@@ -121,19 +121,28 @@ pub struct BotView {
     pub updated_at: String,
 }
 
-/// The URL with every query value replaced, so a robot's key is not shown.
-fn hide_query(raw: &str) -> String {
-    match reqwest::Url::parse(raw) {
-        Ok(mut url) if url.query().is_some() => {
-            let keys: Vec<String> = url.query_pairs().map(|(k, _)| k.into_owned()).collect();
-            url.query_pairs_mut().clear();
-            for k in keys {
-                url.query_pairs_mut().append_pair(&k, "***");
-            }
-            url.to_string()
+/// A robot's address as it may be shown. The platforms put the robot's credential in it:
+/// WeCom and DingTalk in the query (`key`, `access_token`), Feishu / Lark as the last path
+/// segment (`/open-apis/bot/v2/hook/<token>`). Query values, and Feishu's last segment, become
+/// `***`.
+fn shown_bot_url(platform: &str, raw: &str) -> String {
+    // Saved addresses were parsed when saved; anything else is shown as nothing at all.
+    let Ok(mut url) = reqwest::Url::parse(raw) else {
+        return "***".into();
+    };
+    if url.query().is_some() {
+        let keys: Vec<String> = url.query_pairs().map(|(k, _)| k.into_owned()).collect();
+        url.query_pairs_mut().clear();
+        for k in keys {
+            url.query_pairs_mut().append_pair(&k, "***");
         }
-        _ => raw.to_string(),
     }
+    if platform == "feishu" {
+        if let Ok(mut segments) = url.path_segments_mut() {
+            segments.pop_if_empty().pop().push("***");
+        }
+    }
+    url.to_string()
 }
 
 impl BotView {
@@ -142,7 +151,7 @@ impl BotView {
             id: b.id,
             name: b.name.clone(),
             platform: b.platform.clone(),
-            url: hide_query(&b.url),
+            url: shown_bot_url(&b.platform, &b.url),
             signed: b.secret.is_some(),
             team_id: b.team_id,
             events: events_of(&b.events),
@@ -270,16 +279,9 @@ fn check_events(v: &[String]) -> AppResult<String> {
     serde_json::to_string(&names).map_err(|e| AppError::Internal(e.to_string()))
 }
 
-fn check_secret(v: &str) -> AppResult<String> {
-    let v = v.trim();
-    let n = v.chars().count();
-    if n < SECRET_MIN {
-        return Err(AppError::invalid(
-            "secret",
-            format!("must be at least {SECRET_MIN} characters"),
-        ));
-    }
-    if n > SECRET_MAX {
+/// A signing secret's text: at most SECRET_MAX characters, none of them a control character.
+fn check_secret_text(v: &str) -> AppResult<String> {
+    if v.chars().count() > SECRET_MAX {
         return Err(AppError::invalid(
             "secret",
             format!("is longer than {SECRET_MAX} characters"),
@@ -291,22 +293,25 @@ fn check_secret(v: &str) -> AppResult<String> {
     Ok(v.to_string())
 }
 
+/// A webhook's secret: receivers verify with it, so it must be too long to guess.
+fn check_secret(v: &str) -> AppResult<String> {
+    let v = v.trim();
+    if v.chars().count() < SECRET_MIN {
+        return Err(AppError::invalid(
+            "secret",
+            format!("must be at least {SECRET_MIN} characters"),
+        ));
+    }
+    check_secret_text(v)
+}
+
 /// A bot's signing secret: the platform decides its form, so only length and characters.
 fn check_bot_secret(v: &str) -> AppResult<Option<String>> {
     let v = v.trim();
     if v.is_empty() {
         return Ok(None);
     }
-    if v.chars().count() > SECRET_MAX {
-        return Err(AppError::invalid(
-            "secret",
-            format!("is longer than {SECRET_MAX} characters"),
-        ));
-    }
-    if v.chars().any(char::is_control) {
-        return Err(AppError::invalid("secret", "contains a control character"));
-    }
-    Ok(Some(v.to_string()))
+    check_secret_text(v).map(Some)
 }
 
 fn check_platform(v: &str) -> AppResult<String> {
@@ -330,7 +335,8 @@ fn generate_secret() -> String {
     format!("whsec_{}", crate::app::auth::random_hex(24))
 }
 
-fn yes_no(b: bool) -> Option<String> {
+/// A flag as the audit log records it: "true" or "false".
+fn flag_value(b: bool) -> Option<String> {
     Some(b.to_string())
 }
 
@@ -397,7 +403,7 @@ pub async fn create_webhook(
                     .await?;
                 if w.allow_private {
                     trail
-                        .record(ctx, "update", Some("allow_private"), None, yes_no(true))
+                        .record(ctx, "update", Some("allow_private"), None, flag_value(true))
                         .await?;
                 }
                 Ok(WebhookCreated {
@@ -479,10 +485,10 @@ pub async fn update_webhook(
                             ("events", Some(old.events.clone()), Some(w.events.clone())),
                             (
                                 "allow_private",
-                                yes_no(old.allow_private),
-                                yes_no(w.allow_private),
+                                flag_value(old.allow_private),
+                                flag_value(w.allow_private),
                             ),
-                            ("active", yes_no(old.active), yes_no(w.active)),
+                            ("active", flag_value(old.active), flag_value(w.active)),
                         ],
                     )
                     .await?;
@@ -582,14 +588,14 @@ pub async fn create_bot(app: &App, actor: &Actor, input: BotInput) -> AppResult<
                             "{} {} {} {}",
                             b.name,
                             b.platform,
-                            hide_query(&b.url),
+                            shown_bot_url(&b.platform, &b.url),
                             b.events
                         )),
                     )
                     .await?;
                 if b.allow_private {
                     trail
-                        .record(ctx, "update", Some("allow_private"), None, yes_no(true))
+                        .record(ctx, "update", Some("allow_private"), None, flag_value(true))
                         .await?;
                 }
                 Ok(BotView::new(&b))
@@ -622,10 +628,15 @@ pub async fn update_bot(
         Some(Some(s)) => Some(check_bot_secret(s)?),
     };
     let allow_private = p.allow_private.unwrap_or(current.allow_private);
-    let url = match (&p.url, p.allow_private) {
+    // The address sent back as it is shown (its credential hidden) means "keep the saved one".
+    let new_url = p
+        .url
+        .as_deref()
+        .filter(|u| *u != shown_bot_url(&current.platform, &current.url));
+    let url = match (new_url, p.allow_private) {
         (None, None) => None,
         (raw, _) => Some(
-            ssrf::check(raw.as_deref().unwrap_or(&current.url), allow_private)
+            ssrf::check(raw.unwrap_or(&current.url), allow_private)
                 .await?
                 .to_string(),
         ),
@@ -685,19 +696,30 @@ pub async fn update_bot(
                                 Some(old.platform.clone()),
                                 Some(b.platform.clone()),
                             ),
-                            ("url", Some(hide_query(&old.url)), Some(hide_query(&b.url))),
                             ("team_id", team(old.team_id), team(b.team_id)),
                             ("events", Some(old.events.clone()), Some(b.events.clone())),
                             ("locale", Some(old.locale.clone()), Some(b.locale.clone())),
                             (
                                 "allow_private",
-                                yes_no(old.allow_private),
-                                yes_no(b.allow_private),
+                                flag_value(old.allow_private),
+                                flag_value(b.allow_private),
                             ),
-                            ("active", yes_no(old.active), yes_no(b.active)),
+                            ("active", flag_value(old.active), flag_value(b.active)),
                         ],
                     )
                     .await?;
+                // Compared as saved, not as shown: a new key leaves the shown address alike.
+                if old.url != b.url {
+                    trail
+                        .record(
+                            ctx,
+                            "update",
+                            Some("url"),
+                            Some(shown_bot_url(&old.platform, &old.url)),
+                            Some(shown_bot_url(&b.platform, &b.url)),
+                        )
+                        .await?;
+                }
                 if secret_changed {
                     let what = if b.secret.is_some() { "set" } else { "removed" };
                     trail
