@@ -156,3 +156,15 @@ CREATE TABLE deliveries (
     UNIQUE (target_kind, target_id, event_id)
 );
 CREATE INDEX deliveries_target ON deliveries(target_kind, target_id, id);
+
+-- Every attempt of a delivery, with the answer or the error, for the delivery log.
+CREATE TABLE delivery_attempts (
+    id INTEGER PRIMARY KEY,
+    delivery_id BIGINT NOT NULL REFERENCES deliveries(id),
+    attempt BIGINT NOT NULL,
+    at BIGINT NOT NULL,
+    response_status BIGINT,
+    response_body TEXT,
+    error TEXT
+);
+CREATE INDEX delivery_attempts_delivery ON delivery_attempts(delivery_id, id);
