@@ -215,6 +215,20 @@ pub async fn preferences(conn: &mut AnyConnection, user_id: i64) -> Result<Vec<(
         .collect()
 }
 
+/// Whether a user wants an event by email: their choice, else yes (the default).
+pub async fn wants_email(conn: &mut AnyConnection, user_id: i64, event: &str) -> Result<bool> {
+    let row =
+        sqlx::query("SELECT email FROM notification_preferences WHERE user_id = $1 AND event = $2")
+            .bind(user_id)
+            .bind(event)
+            .fetch_optional(conn)
+            .await?;
+    Ok(match row {
+        Some(r) => r.try_get::<i64, _>(0)? != 0,
+        None => true,
+    })
+}
+
 pub async fn set_preference(
     conn: &mut AnyConnection,
     user_id: i64,

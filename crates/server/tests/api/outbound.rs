@@ -27,6 +27,8 @@ on_both_databases!(
     pages_edit_templates_show_the_outbox_and_save_choices,
     assignment_and_replies_skip_the_actor_loops_and_inactive_users,
     a_rejection_is_bilingual_threaded_and_queued_once,
+    a_reply_event_skips_its_actor_and_comments_of_other_tickets,
+    no_rejection_goes_to_stewards_own_addresses,
     starttls_trusts_the_extra_ca_and_nothing_else,
     authentication_uses_the_urls_user_and_password,
 );
@@ -1044,6 +1046,96 @@ async fn a_rejection_is_bilingual_threaded_and_queued_once(t: &TestApp) {
         Some("auto-generated")
     );
     assert_eq!(header(&m.raw, "Bcc"), None);
+}
+
+async fn a_reply_event_skips_its_actor_and_comments_of_other_tickets(t: &TestApp) {
+    let app = app_sending_to(t, None);
+    let team = t.team("Desk").await;
+    let agent = t.user("olga@corp.test", "agent", None, vec![team]).await;
+    let requester = t.user("pete@corp.test", "requester", None, vec![]).await;
+    let watcher = t.user("quinn@corp.test", "requester", None, vec![]).await;
+    let tk = t.ticket(&requester, "Monitor flickers", json!({})).await;
+    let other = t.ticket(&watcher, "Keyboard", json!({})).await;
+    let ticket_id = tk["id"].as_i64().unwrap();
+    let res = t
+        .patch(
+            &format!("/api/v1/tickets/{ticket_id}"),
+            &agent,
+            json!({"watcher_ids": [watcher.id]}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let mut comments = Vec::new();
+    for (ticket, body) in [(&tk, "Try another cable."), (&other, "Keyboard detail")] {
+        let path = format!("/api/v1/tickets/{}/comments", ticket["id"]);
+        let res = t.post(&path, &agent, json!({ "body": body })).await;
+        assert_eq!(res.status(), 201);
+        comments.push(res.json::<Value>().await.unwrap()["id"].as_i64().unwrap());
+    }
+    let (reply, elsewhere) = (comments[0], comments[1]);
+    drain(&app).await;
+    sqlx::query("DELETE FROM outbound_mail")
+        .execute(&t.app.store.pool)
+        .await
+        .unwrap();
+
+    // The change's actor (here the requester, the author being the agent) hears nothing of it.
+    let by_requester = Event::new(
+        EventKind::TicketReplied,
+        ticket_id,
+        Some(requester.id),
+        steward_store::now_micros(),
+    )
+    .with_comment(reply);
+    // A reply event that names another ticket's comment mails nothing.
+    let foreign = Event::new(
+        EventKind::TicketReplied,
+        ticket_id,
+        Some(agent.id),
+        steward_store::now_micros(),
+    )
+    .with_comment(elsewhere);
+    outbound::on_events(&app, &[by_requester, foreign])
+        .await
+        .unwrap();
+    let to: Vec<String> = sqlx::query_scalar("SELECT to_address FROM outbound_mail ORDER BY id")
+        .fetch_all(&t.app.store.pool)
+        .await
+        .unwrap();
+    assert_eq!(to, vec!["quinn@corp.test".to_string()]);
+}
+
+async fn no_rejection_goes_to_stewards_own_addresses(t: &TestApp) {
+    sqlx::query(
+        "INSERT INTO mailboxes (address, name, create_requesters, unknown_sender, active, \
+         version, created_at, updated_at) VALUES ('help@corp.test', 'Desk', 0, 'reject', 1, 1, 0, 0)",
+    )
+    .execute(&t.app.store.pool)
+    .await
+    .unwrap();
+    // The From address (DEFAULT_FROM here) and a mailbox, in other capitals.
+    for (to, message_id) in [
+        ("ServiceDesk@example.com", "<loop-1@example.com>"),
+        ("HELP@corp.test", "<loop-2@corp.test>"),
+    ] {
+        t.app
+            .store
+            .write(move |ctx| {
+                Box::pin(async move {
+                    outbound::queue_rejection(
+                        ctx,
+                        to,
+                        "Undeliverable",
+                        Some(message_id),
+                        steward_store::now_micros(),
+                    )
+                    .await
+                })
+            })
+            .await
+            .unwrap();
+    }
+    assert_eq!(outbound_rows(t).await, 0);
 }
 
 /// A test CA and a server certificate for localhost signed by it, made with openssl.

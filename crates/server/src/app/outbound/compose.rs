@@ -33,10 +33,12 @@ pub fn thread_root(ticket_id: i64, domain: &str) -> String {
 /// in for a missing Message-ID, or anything that could break the header.
 fn as_message_id(stored: &str) -> Option<String> {
     let inner = stored.trim().trim_start_matches('<').trim_end_matches('>');
+    // Printable ASCII only: lettre would RFC 2047-encode anything else, and an encoded word
+    // is no longer a Message-ID a client can thread on.
     let clean = inner.contains('@')
-        && !inner
+        && inner
             .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>');
+            .all(|c| c.is_ascii_graphic() && c != '<' && c != '>');
     clean.then(|| format!("<{inner}>"))
 }
 
@@ -63,15 +65,6 @@ async fn addressees(conn: &mut AnyConnection, e: &Event, t: &Ticket) -> AppResul
     let mut seen = std::collections::HashSet::new();
     ids.retain(|id| seen.insert(*id));
     Ok(ids)
-}
-
-/// Whether the user wants this event by email; without a choice, they do.
-async fn wants_email(conn: &mut AnyConnection, user_id: i64, event: &str) -> AppResult<bool> {
-    Ok(store::preferences(conn, user_id)
-        .await?
-        .into_iter()
-        .find(|(e, _)| e == event)
-        .is_none_or(|(_, email)| email))
 }
 
 /// The subject and body for one event in one language: the admin's wording, else built in.
@@ -122,17 +115,19 @@ pub async fn queue_event(
         return Ok(());
     };
     let mut comment = String::new();
-    let mut excluded = e.actor_id;
+    // The actor of the change, and for a reply also its author, hear nothing of it.
+    let mut excluded: Vec<i64> = e.actor_id.into_iter().collect();
     if e.kind == EventKind::TicketReplied {
-        // Only a public reply is ever mailed; an internal note never leaves Steward.
+        // Only a public reply of this very ticket is ever mailed; an internal note (or a
+        // comment of another ticket) never leaves Steward.
         let Some(c) = match e.comment_id {
             Some(id) => tickets::get_comment(conn, id).await?,
             None => None,
         }
-        .filter(|c| !c.internal) else {
+        .filter(|c| !c.internal && c.ticket_id == ticket.id) else {
             return Ok(());
         };
-        excluded = Some(c.author_id);
+        excluded.push(c.author_id);
         comment = c.body;
     }
     let actor_name = match e.actor_id {
@@ -160,7 +155,7 @@ pub async fn queue_event(
         // The requester's own acknowledgement is wanted even when they opened the ticket.
         let acknowledgement =
             e.kind == EventKind::TicketCreated && user_id == facts.ticket.requester_id;
-        if Some(user_id) == excluded && !acknowledgement {
+        if excluded.contains(&user_id) && !acknowledgement {
             continue;
         }
         let Some(user) = accounts::get_user(conn, user_id).await? else {
@@ -172,7 +167,7 @@ pub async fn queue_event(
         {
             continue;
         }
-        if !wants_email(conn, user_id, e.kind.as_str()).await? {
+        if !store::wants_email(conn, user_id, e.kind.as_str()).await? {
             continue;
         }
         let mail = render(conn, settings, e, &facts, &user, now).await?;
@@ -281,6 +276,15 @@ pub async fn queue_rejection(
         return Ok(());
     };
     let conn = &mut ctx.conn;
+    let from = super::settings::configured_from();
+    // Never answer Steward itself (its From address or one of its mailboxes): a mail loop.
+    let lowered = address.to_string().to_lowercase();
+    if lowered == from.email.to_string().to_lowercase()
+        || store::own_addresses(conn).await?.contains(&lowered)
+    {
+        tracing::debug!("no rejection reply to one of Steward's own addresses");
+        return Ok(());
+    }
     let values = [("subject", header_text(original_subject))];
     let mut subject = String::new();
     let mut bodies = Vec::new();
@@ -292,7 +296,6 @@ pub async fn queue_rejection(
         bodies.push(templates::fill(&b, &values));
     }
     let original = original_message_id.and_then(as_message_id);
-    let from = super::settings::configured_from();
     let seed = match &original {
         Some(id) => id.clone(),
         None => format!("{address} {original_subject} {now}"),
@@ -335,6 +338,7 @@ mod tests {
         assert_eq!(as_message_id("<abc@x.org>").as_deref(), Some("<abc@x.org>"));
         assert_eq!(as_message_id("sha256:0123abcd"), None);
         assert_eq!(as_message_id("a@b>\r\nBcc: c@d"), None);
+        assert_eq!(as_message_id("<邮件-1@例子.cn>"), None);
     }
 
     #[test]
