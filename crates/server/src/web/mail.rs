@@ -31,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/quarantine/{id}/raw", get(raw))
         .route("/admin/quarantine/{id}/reprocess", post(reprocess))
         .route("/admin/quarantine/{id}/dismiss", post(dismiss))
+        .route("/messages/{id}/raw", get(raw))
 }
 
 fn require_admin(u: &WebUser) -> Result<(), AppError> {
@@ -524,4 +525,59 @@ async fn dismiss(
     }
     .await;
     finish(&u, r)
+}
+
+/// One message on the ticket page.
+pub struct MailItem {
+    pub id: i64,
+    pub at: String,
+    pub from: String,
+    /// The outcome, translated.
+    pub outcome: String,
+    pub failure: bool,
+    /// The quoted history of a reply, folded away on the page (staff only).
+    pub quoted: String,
+    /// Staff may download the original.
+    pub staff: bool,
+}
+
+/// Messages parsed again for their quoted history, newest first; older ones show without it.
+const QUOTED_MESSAGES: usize = 20;
+
+/// The mail of a ticket for its page. Requesters see only their mail that became the ticket
+/// or a reply (app::inbound::messages decides).
+pub async fn ticket_mail(
+    s: &crate::app::App,
+    u: &WebUser,
+    c: &Chrome,
+    ticket_id: i64,
+) -> Result<Vec<MailItem>, AppError> {
+    let staff = u.actor.can(Capability::WorkTickets) || u.actor.can(Capability::ManageAccounts);
+    let list = messages::ticket_messages(s, &u.actor, ticket_id).await?;
+    let count = list.len();
+    let mut out = Vec::with_capacity(count);
+    for (i, m) in list.into_iter().enumerate() {
+        let quoted = if staff && count - i <= QUOTED_MESSAGES {
+            messages::get_message(s, &u.actor, m.id)
+                .await
+                .map(|d| d.quoted)
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        out.push(MailItem {
+            id: m.id,
+            at: c.time_micros(m.received_at),
+            from: m.from_address.clone().unwrap_or_default(),
+            outcome: m
+                .outcome
+                .as_deref()
+                .map(|o| c.label("mail-outcome", o))
+                .unwrap_or_default(),
+            failure: m.outcome.as_deref() == Some("bounce"),
+            quoted,
+            staff,
+        });
+    }
+    Ok(out)
 }
