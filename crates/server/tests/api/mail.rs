@@ -998,6 +998,34 @@ async fn mailgate_exit_codes_and_crash_recovery(t: &TestApp) {
     assert_eq!(mailgate(t, &data, DESK, &raw, &[]), 0);
     assert_eq!(tickets().await, 2);
 
+    // Over the size cap: stored as it came, quarantined, never parsed.
+    let mut small = t.app.clone();
+    small.limits.mail_bytes = 2_000;
+    let raw = mail(
+        "req@acme.test",
+        "Huge",
+        "gate-big@acme.test",
+        "",
+        &"x".repeat(3_000),
+    );
+    let r = inbound::receive(&small, DESK, raw.clone(), Source::Mailgate)
+        .await
+        .unwrap();
+    assert_eq!((r.status.as_str(), r.ticket_id), ("quarantined", None));
+    let res = t
+        .get(
+            &format!("/api/v1/inbound-messages/{}/raw", r.inbound_id),
+            &admin,
+        )
+        .await;
+    assert_eq!(res.bytes().await.unwrap().len(), raw.len());
+    let q = json_of(t, "/api/v1/inbound-messages?status=quarantined", &admin).await;
+    assert!(q["items"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .starts_with("too large"));
+    assert_eq!(q["items"][0]["message_id"], "gate-big@acme.test");
+
     // Crash with no second delivery: the recovery job takes it, once.
     let raw = mail(
         "req@acme.test",
