@@ -139,7 +139,7 @@ async fn mail_corpus_decodes_chinese_and_keeps_attachments(t: &TestApp) {
         .map(|f| f["filename"].as_str().unwrap())
         .collect();
     names.sort();
-    assert_eq!(names, vec!["报告.txt", "日志.log"]);
+    assert_eq!(names, vec!["报告.txt", "日志.log", "说明.txt"]);
 
     // HTML only: the text is derived (and searchable), the HTML shown is sanitised.
     let r = deliver(t, corpus("html_only.eml")).await;
