@@ -708,6 +708,22 @@ async fn mail_unknown_senders_follow_the_mailbox_policy(t: &TestApp) {
     .await;
     assert_eq!(v["message"]["outcome"], "rejected");
 
+    // A disabled account's mail waits for an admin, whatever the policy.
+    let res = t
+        .patch(
+            &format!("/api/v1/users/{}", person.id),
+            &admin,
+            json!({"active": false}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let r = deliver(
+        t,
+        mail("new@acme.test", "Again", "disabled-1@acme.test", "", "Hi"),
+    )
+    .await;
+    assert_eq!((r.status.as_str(), r.ticket_id), ("quarantined", None));
+
     // create_requesters: a requester account, audited as made through mail.
     let res = t
         .patch(

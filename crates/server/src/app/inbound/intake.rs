@@ -114,11 +114,12 @@ pub(crate) async fn handle(app: App, m: InboundMessage, raw: Bytes) -> AppResult
         );
         return settle(&app, m.id, hold(&base, reason)).await;
     }
-    let sender = user_store::user_by_email(&mut conn, &from)
-        .await?
-        .filter(|u| u.active);
-    let actor = match &sender {
-        Some(u) => Some(Actor::load(&mut conn, u.id, Channel::Mail).await?),
+    let actor = match user_store::user_by_email(&mut conn, &from).await? {
+        Some(u) if u.active => Some(Actor::load(&mut conn, u.id, Channel::Mail).await?),
+        // A disabled account neither opens tickets nor gets a new one: an admin decides.
+        Some(_) => {
+            return settle(&app, m.id, hold(&base, format!("account disabled: {from}"))).await
+        }
         None => None,
     };
     let threaded = thread(&mut conn, &p).await?;
