@@ -433,7 +433,119 @@ pub async fn load(app: &App) -> AppResult<Vec<(String, String)>> {
     bar.finish_and_clear();
     load_major_incident(app).await?;
     load_catalogue(app, &sys, network.id, desktop.id, &[huadong.id, acme.id]).await?;
+    load_mail(app, &sys, desktop.id).await?;
     Ok(logins)
+}
+
+/// Two mailboxes and a few received messages: a Chinese request in GBK that opened a ticket, the
+/// requester's reply to it with the quoted history, an out-of-office answer kept without
+/// notifications, and mail from a stranger waiting in the quarantine.
+async fn load_mail(app: &App, sys: &Actor, desktop: i64) -> AppResult<()> {
+    use crate::app::inbound::{self, mailboxes, Source};
+    let mailbox =
+        |address: &str, name: &str, create: bool, unknown: &str| mailboxes::MailboxInput {
+            address: address.into(),
+            name: name.into(),
+            team_id: Some(desktop),
+            service_id: None,
+            create_requesters: create,
+            unknown_sender: Some(unknown.into()),
+            imap_host: None,
+            imap_port: None,
+            imap_security: None,
+            imap_username: None,
+            imap_password: None,
+            imap_folder: None,
+            imap_after: None,
+            imap_done_folder: None,
+            active: Some(true),
+        };
+    mailboxes::create_mailbox(
+        app,
+        sys,
+        mailbox("servicedesk@example.com", "IT 服务台", true, "quarantine"),
+    )
+    .await?;
+    mailboxes::create_mailbox(
+        app,
+        sys,
+        mailbox("vip@example.com", "VIP support", false, "quarantine"),
+    )
+    .await?;
+    let (body, _, _) = encoding_rs::GBK.encode(
+        "您好：\r\n\r\n会议室 3 楼的投影仪连不上笔记本电脑，HDMI 和无线投屏都试过了。\r\n\r\n张敏\r\n",
+    );
+    let mut request = b"From: =?UTF-8?B?5byg5pWP?= <zhang.min@huadong.example.cn>\r\n\
+To: servicedesk@example.com\r\n\
+Subject: =?GBK?B?u+HS6crSzbbTsNLHzt63qMGsvdM=?=\r\n\
+Message-ID: <demo-projector@huadong.example.cn>\r\n\
+Date: Mon, 23 Nov 2026 09:12:00 +0800\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: text/plain; charset=gb2312\r\n\
+Content-Transfer-Encoding: 8bit\r\n\r\n"
+        .to_vec();
+    request.extend_from_slice(&body);
+    let opened =
+        inbound::receive(app, "servicedesk@example.com", request, Source::Mailgate).await?;
+    let number = match opened.ticket_id {
+        Some(id) => tickets::get_ticket(app, sys, id).await?.number,
+        None => return Ok(()),
+    };
+    let reply = format!(
+        "From: =?UTF-8?B?5byg5pWP?= <zhang.min@huadong.example.cn>\r\n\
+To: servicedesk@example.com\r\n\
+Subject: =?UTF-8?B?{subject}?=\r\n\
+Message-ID: <demo-projector-2@huadong.example.cn>\r\n\
+In-Reply-To: <demo-projector@huadong.example.cn>\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\r\n\
+补充一下：换了一根 HDMI 线也不行。\r\n\r\n\
+在 2026年11月23日 09:12，张敏 写道：\r\n\
+> 会议室 3 楼的投影仪连不上笔记本电脑。\r\n",
+        subject = base64_utf8(&format!("回复：[{number}] 会议室投影仪无法连接")),
+    );
+    inbound::receive(
+        app,
+        "servicedesk@example.com",
+        reply.into_bytes(),
+        Source::Mailgate,
+    )
+    .await?;
+    let out_of_office = format!(
+        "From: bob@acme.example.com\r\n\
+To: servicedesk@example.com\r\n\
+Subject: Automatic reply: [{number}] out of office\r\n\
+Message-ID: <demo-ooo@acme.example.com>\r\n\
+Auto-Submitted: auto-replied\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\r\n\
+I am out of the office until Monday.\r\n"
+    );
+    inbound::receive(
+        app,
+        "servicedesk@example.com",
+        out_of_office.into_bytes(),
+        Source::Mailgate,
+    )
+    .await?;
+    let stranger = "From: Li Lei <li.lei@unknown.example.net>\r\n\
+To: vip@example.com\r\n\
+Subject: =?UTF-8?B?6K+35biu5b+Z6YeN572u5a+G56CB?=\r\n\
+Message-ID: <demo-stranger@unknown.example.net>\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\r\n\
+我的账号被锁了，请帮忙重置密码。\r\n";
+    inbound::receive(
+        app,
+        "vip@example.com",
+        stranger.as_bytes().to_vec(),
+        Source::Mailgate,
+    )
+    .await?;
+    Ok(())
+}
+
+fn base64_utf8(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text.as_bytes())
 }
 
 /// The demo agreements: a standard SLA for every customer on the China mainland calendar, and

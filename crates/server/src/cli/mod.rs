@@ -10,6 +10,7 @@ use std::sync::Arc;
 use steward_core::Channel;
 use steward_store::{audit, Store};
 
+mod imap_bench;
 mod mailgate;
 mod sla_bench;
 
@@ -97,6 +98,26 @@ enum Command {
         open: i64,
         #[arg(long, default_value_t = 1_000)]
         due: i64,
+    },
+    /// IMAP drain benchmark on a fresh database (issue 4; scripts/bench-imap.sh).
+    #[command(hide = true)]
+    BenchImap {
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        #[arg(long, default_value_t = 993)]
+        port: u16,
+        /// tls, starttls or none
+        #[arg(long, default_value = "tls")]
+        security: String,
+        #[arg(long)]
+        username: String,
+        #[arg(long, env = "STEWARD_BENCH_IMAP_PASSWORD")]
+        password: String,
+        #[arg(long, default_value = "INBOX")]
+        folder: String,
+        /// Measure the IMAP side alone: a no-op instead of the intake.
+        #[arg(long)]
+        no_intake: bool,
     },
 }
 
@@ -356,6 +377,26 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::BenchSweep { tickets, open, due } => {
             let options = sla_bench::Options { tickets, open, due };
             sla_bench::run(&cli.db, &cli.data_dir, options).await?;
+        }
+        Command::BenchImap {
+            host,
+            port,
+            security,
+            username,
+            password,
+            folder,
+            no_intake,
+        } => {
+            let options = imap_bench::Options {
+                host,
+                port,
+                security,
+                username,
+                password,
+                folder,
+                no_intake,
+            };
+            imap_bench::run(&cli.db, &cli.data_dir, options).await?;
         }
     }
     Ok(ExitCode::SUCCESS)
