@@ -106,6 +106,8 @@ struct TicketPage {
     me: i64,
     /// SLA clocks and the major incident.
     panels: super::incident::Panels,
+    /// The mail of this ticket (messages received, delivery failures).
+    mail: Vec<super::mail::MailItem>,
 }
 
 impl TicketPage {
@@ -372,8 +374,10 @@ async fn page_inner(
         panels.error_form = form;
         panels.error = Some(error);
     }
+    let mail = super::mail::ticket_mail(app, u, &c, t.id).await?;
     let http_status = flash.status.unwrap_or(StatusCode::OK);
     let page = TicketPage {
+        mail,
         panels,
         c,
         staff,

@@ -1,7 +1,7 @@
 //! Email in: the corpus under tests/mail (written for Steward), threading, loops and floods,
 //! unknown senders and the quarantine, the mail API, and the mailgate binary.
 
-use crate::common::{problem, TestApp, User};
+use crate::common::{problem, TestApp, User, PASSWORD};
 use crate::on_both_databases;
 use serde_json::{json, Value};
 use steward_server::app::inbound::{self, Received, Source};
@@ -13,6 +13,7 @@ on_both_databases!(
     mail_unknown_senders_follow_the_mailbox_policy,
     mail_api_guards_mailboxes_and_messages,
     mailgate_exit_codes_and_crash_recovery,
+    mail_admin_pages_create_edit_and_release_from_quarantine,
 );
 
 const DESK: &str = "help@desk.test";
@@ -138,7 +139,7 @@ async fn mail_corpus_decodes_chinese_and_keeps_attachments(t: &TestApp) {
         .map(|f| f["filename"].as_str().unwrap())
         .collect();
     names.sort();
-    assert_eq!(names, vec!["报告.txt", "日志.log"]);
+    assert_eq!(names, vec!["报告.txt", "日志.log", "说明.txt"]);
 
     // HTML only: the text is derived (and searchable), the HTML shown is sanitised.
     let r = deliver(t, corpus("html_only.eml")).await;
@@ -707,6 +708,22 @@ async fn mail_unknown_senders_follow_the_mailbox_policy(t: &TestApp) {
     .await;
     assert_eq!(v["message"]["outcome"], "rejected");
 
+    // A disabled account's mail waits for an admin, whatever the policy.
+    let res = t
+        .patch(
+            &format!("/api/v1/users/{}", person.id),
+            &admin,
+            json!({"active": false}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let r = deliver(
+        t,
+        mail("new@acme.test", "Again", "disabled-1@acme.test", "", "Hi"),
+    )
+    .await;
+    assert_eq!((r.status.as_str(), r.ticket_id), ("quarantined", None));
+
     // create_requesters: a requester account, audited as made through mail.
     let res = t
         .patch(
@@ -997,6 +1014,34 @@ async fn mailgate_exit_codes_and_crash_recovery(t: &TestApp) {
     assert_eq!(mailgate(t, &data, DESK, &raw, &[]), 0);
     assert_eq!(tickets().await, 2);
 
+    // Over the size cap: stored as it came, quarantined, never parsed.
+    let mut small = t.app.clone();
+    small.limits.mail_bytes = 2_000;
+    let raw = mail(
+        "req@acme.test",
+        "Huge",
+        "gate-big@acme.test",
+        "",
+        &"x".repeat(3_000),
+    );
+    let r = inbound::receive(&small, DESK, raw.clone(), Source::Mailgate)
+        .await
+        .unwrap();
+    assert_eq!((r.status.as_str(), r.ticket_id), ("quarantined", None));
+    let res = t
+        .get(
+            &format!("/api/v1/inbound-messages/{}/raw", r.inbound_id),
+            &admin,
+        )
+        .await;
+    assert_eq!(res.bytes().await.unwrap().len(), raw.len());
+    let q = json_of(t, "/api/v1/inbound-messages?status=quarantined", &admin).await;
+    assert!(q["items"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .starts_with("too large"));
+    assert_eq!(q["items"][0]["message_id"], "gate-big@acme.test");
+
     // Crash with no second delivery: the recovery job takes it, once.
     let raw = mail(
         "req@acme.test",
@@ -1046,4 +1091,167 @@ fn parser_joins_split_words_and_widens_gb2312() {
     let p = parse(&corpus("gbk_body.eml")).unwrap();
     assert_eq!(p.from_name.as_deref(), Some("张三"));
     assert_eq!(p.message_id.as_deref(), Some("gbk-1@acme.test"));
+}
+
+/// A signed-in browser: the session cookie, and forms posted with the page's CSRF token.
+struct Browser<'a> {
+    t: &'a TestApp,
+    cookie: String,
+}
+
+impl<'a> Browser<'a> {
+    async fn login(t: &'a TestApp, email: &str) -> Browser<'a> {
+        let res = t
+            .client
+            .post(format!("{}/login", t.base))
+            .form(&[("email", email), ("password", PASSWORD), ("next", "/")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303, "login {email}");
+        let cookie = res.headers()["set-cookie"].to_str().unwrap();
+        let cookie = cookie.split(';').next().unwrap().to_string();
+        Browser { t, cookie }
+    }
+
+    async fn get(&self, path: &str) -> (u16, String) {
+        let res = self
+            .t
+            .client
+            .get(format!("{}{path}", self.t.base))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .unwrap();
+        (res.status().as_u16(), res.text().await.unwrap())
+    }
+
+    /// Posts a form from `page` (for its CSRF token); a redirect answers with its location.
+    async fn post(&self, page: &str, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
+        let (_, html) = self.get(page).await;
+        let csrf = html
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .expect("the page has a form")
+            .to_string();
+        let mut form: Vec<(&str, &str)> = vec![("csrf", csrf.as_str())];
+        form.extend_from_slice(fields);
+        let res = self
+            .t
+            .client
+            .post(format!("{}{path}", self.t.base))
+            .header("cookie", &self.cookie)
+            .header("origin", &self.t.base)
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let location = res
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let body = res.text().await.unwrap();
+        (status, if status == 303 { location } else { body })
+    }
+}
+
+async fn mail_admin_pages_create_edit_and_release_from_quarantine(t: &TestApp) {
+    t.user("admin@desk.test", "admin", None, vec![]).await;
+    t.user("agent@desk.test", "agent", None, vec![]).await;
+    let admin = Browser::login(t, "admin@desk.test").await;
+    let agent = Browser::login(t, "agent@desk.test").await;
+    assert_eq!(agent.get("/admin/mailboxes").await.0, 403);
+    assert_eq!(agent.get("/admin/quarantine").await.0, 403);
+
+    let (status, html) = admin.get("/admin/mailboxes").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("No mailboxes yet") || html.contains("还没有收件邮箱"));
+    let (status, body) = admin
+        .post(
+            "/admin/mailboxes",
+            "/admin/mailboxes",
+            &[
+                ("address", "bad"),
+                ("name", "x"),
+                ("unknown_sender", "quarantine"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let (status, location) = admin
+        .post(
+            "/admin/mailboxes",
+            "/admin/mailboxes",
+            &[
+                ("address", "Help@Desk.test"),
+                ("name", "Help desk"),
+                ("unknown_sender", "quarantine"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let page = location.split('?').next().unwrap().to_string();
+    let (status, html) = admin.get(&page).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("help@desk.test"));
+    // IMAP without TLS to a remote host is refused; on loopback it is saved.
+    let fields = |host: &'static str| {
+        vec![
+            ("version", "1"),
+            ("address", "help@desk.test"),
+            ("name", "Help desk"),
+            ("unknown_sender", "quarantine"),
+            ("active", "on"),
+            ("imap_host", host),
+            ("imap_security", "none"),
+            ("imap_username", "desk"),
+            ("imap_password", "pw-secret-1"),
+            ("imap_after", "flag"),
+        ]
+    };
+    let (status, _) = admin.post(&page, &page, &fields("mail.example.com")).await;
+    assert_eq!(status, 422);
+    let (status, location) = admin.post(&page, &page, &fields("127.0.0.1")).await;
+    assert_eq!(status, 303, "{location}");
+    let (_, html) = admin.get(&page).await;
+    assert!(html.contains("127.0.0.1") && !html.contains("pw-secret-1"));
+
+    // The quarantine: a message from a stranger, then the fix and a second try from the page.
+    let r = deliver(
+        t,
+        mail(
+            "Stranger <s@else.test>",
+            "Need help <b>",
+            "q-1@else.test",
+            "",
+            "Hello desk",
+        ),
+    )
+    .await;
+    assert_eq!(r.status, "quarantined");
+    let (status, html) = admin.get("/admin/quarantine").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("unknown sender s@else.test"));
+    assert!(html.contains("Need help &#60;b&#62;"), "escaped subject");
+    let detail = format!("/admin/quarantine/{}", r.inbound_id);
+    let (status, html) = admin.get(&detail).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Hello desk"));
+    let (status, raw) = admin.get(&format!("{detail}/raw")).await;
+    assert_eq!(status, 200);
+    assert!(raw.contains("Message-ID: <q-1@else.test>"));
+    t.user("s@else.test", "requester", None, vec![]).await;
+    let (status, location) = admin
+        .post(&detail, &format!("{detail}/reprocess"), &[])
+        .await;
+    assert_eq!(status, 303, "{location}");
+    let (_, html) = admin.get(&detail).await;
+    assert!(
+        html.contains("Ticket opened") || html.contains("已创建工单"),
+        "{html}"
+    );
 }

@@ -63,6 +63,15 @@ fn title_of(subject: &str) -> String {
     }
 }
 
+/// The quarantine, keeping what was read of the sender and the subject.
+fn hold(base: &Disposition, reason: impl Into<String>) -> Disposition {
+    Disposition {
+        from_address: base.from_address.clone(),
+        subject: base.subject.clone(),
+        ..quarantined(reason)
+    }
+}
+
 /// Handles a stored message; returns it settled.
 pub(crate) async fn handle(app: App, m: InboundMessage, raw: Bytes) -> AppResult<InboundMessage> {
     let parsed = tokio::task::spawn_blocking(move || parse::parse(&raw))
@@ -77,14 +86,7 @@ pub(crate) async fn handle(app: App, m: InboundMessage, raw: Bytes) -> AppResult
         ..Disposition::default()
     };
     let Some(from) = p.from_address.clone() else {
-        return settle(
-            &app,
-            m.id,
-            Disposition {
-                ..quarantined("no sender address")
-            },
-        )
-        .await;
+        return settle(&app, m.id, hold(&base, "no sender address")).await;
     };
     let mut conn = app.read().await?;
     let mailbox = match m.mailbox_id {
@@ -107,26 +109,17 @@ pub(crate) async fn handle(app: App, m: InboundMessage, raw: Bytes) -> AppResult
     let recent =
         mail::count_from_sender(&mut conn, &from, m.received_at - RATE_LIMIT_WINDOW_MICROS).await?;
     if recent >= RATE_LIMIT_MESSAGES {
-        let d = Disposition {
-            ..quarantined(format!(
-                "rate limit: more than {RATE_LIMIT_MESSAGES} messages in 10 minutes from {from}"
-            ))
-        };
-        return settle(
-            &app,
-            m.id,
-            Disposition {
-                from_address: Some(from),
-                ..d
-            },
-        )
-        .await;
+        let reason = format!(
+            "rate limit: more than {RATE_LIMIT_MESSAGES} messages in 10 minutes from {from}"
+        );
+        return settle(&app, m.id, hold(&base, reason)).await;
     }
-    let sender = user_store::user_by_email(&mut conn, &from)
-        .await?
-        .filter(|u| u.active);
-    let actor = match &sender {
-        Some(u) => Some(Actor::load(&mut conn, u.id, Channel::Mail).await?),
+    let actor = match user_store::user_by_email(&mut conn, &from).await? {
+        Some(u) if u.active => Some(Actor::load(&mut conn, u.id, Channel::Mail).await?),
+        // A disabled account neither opens tickets nor gets a new one: an admin decides.
+        Some(_) => {
+            return settle(&app, m.id, hold(&base, format!("account disabled: {from}"))).await
+        }
         None => None,
     };
     let threaded = thread(&mut conn, &p).await?;
@@ -160,17 +153,8 @@ pub(crate) async fn handle(app: App, m: InboundMessage, raw: Bytes) -> AppResult
             return reject(&app, &m, &p, &from, base).await
         }
         None => {
-            let d = quarantined(format!("unknown sender {from}"));
-            return settle(
-                &app,
-                m.id,
-                Disposition {
-                    from_address: base.from_address,
-                    subject: base.subject,
-                    ..d
-                },
-            )
-            .await;
+            let d = hold(&base, format!("unknown sender {from}"));
+            return settle(&app, m.id, d).await;
         }
     };
     // A reply to a closed ticket opens a new one that names the old (what a desk expects: the

@@ -65,7 +65,7 @@ pub struct HeaderView {
 pub struct FileView {
     pub filename: String,
     pub content_type: String,
-    pub size: usize,
+    pub size: i64,
 }
 
 /// A message with what was read from it. X-Steward-* headers are never shown.
@@ -181,7 +181,7 @@ pub async fn get_message(app: &App, actor: &Actor, id: i64) -> AppResult<Message
                     .map(|f| FileView {
                         filename: f.filename.clone(),
                         content_type: f.content_type.clone(),
-                        size: f.bytes.len(),
+                        size: f.bytes.len() as i64,
                     })
                     .collect(),
                 readable: true,

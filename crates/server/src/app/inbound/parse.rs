@@ -132,10 +132,14 @@ fn file_name(raw: &[u8], part: &MessagePart<'_>) -> Option<String> {
         let start = (h.offset_start() as usize).min(raw.len());
         let end = (h.offset_end() as usize).clamp(start, raw.len());
         let value = String::from_utf8_lossy(&raw[start..end]);
-        for key in ["filename=\"", "name=\""] {
+        // Quoted as RFC 2047 forbids but clients do, or bare up to the next parameter.
+        for key in ["filename=", "name="] {
             if let Some(at) = value.to_ascii_lowercase().find(key) {
-                let quoted = &value[at + key.len()..];
-                let text = quoted.split('"').next().unwrap_or_default();
+                let rest = &value[at + key.len()..];
+                let text = match rest.strip_prefix('"') {
+                    Some(quoted) => quoted.split('"').next().unwrap_or_default(),
+                    None => rest.split(';').next().unwrap_or_default(),
+                };
                 if text.contains("=?") {
                     return Some(charset::decode_header(text));
                 }
