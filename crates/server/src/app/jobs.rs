@@ -101,9 +101,9 @@ pub async fn run_due(app: &App, node: &str) -> AppResult<usize> {
         })
         .await?;
     let n = claimed.len();
-    for job in claimed {
-        run_one(app, node, job).await;
-    }
+    // The claimed jobs run side by side: most of a job's time is waiting on a remote server
+    // (SMTP, a webhook, IMAP), and one slow target must not hold up the others.
+    futures::future::join_all(claimed.into_iter().map(|job| run_one(app, node, job))).await;
     Ok(n)
 }
 
@@ -131,6 +131,7 @@ async fn run_one(app: &App, node: &str, job: jobs::Job) {
         super::webhooks::DELIVER => super::webhooks::deliver_job(app, &job).await,
         super::inbound::IMAP_POLL => super::inbound::imap::poll_all(app).await,
         super::inbound::RECOVER => super::inbound::process_stalled(app).await,
+        super::inbound::PROCESS => super::inbound::process_queued(app, &job.payload).await,
         other => Err(AppError::Internal(format!(
             "no handler for job kind {other}"
         ))),

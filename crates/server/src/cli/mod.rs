@@ -77,17 +77,13 @@ enum Command {
         #[arg(long, default_value_t = 64)]
         concurrency: usize,
     },
-    /// Take one email from standard input into a mailbox (for an MTA pipe). The exit code
-    /// follows sendmail's sysexits: 0 stored, 75 (EX_TEMPFAIL) try again later, 67
-    /// (EX_NOUSER) no such mailbox.
+    /// Take one email from standard input into a mailbox (for an MTA pipe): stored and queued;
+    /// the running server processes it. The exit code follows sendmail's sysexits: 0 stored, 75
+    /// (EX_TEMPFAIL) try again later, 67 (EX_NOUSER) no such mailbox.
     Mailgate {
         /// The inbound address the message was sent to, as configured on /admin/mailboxes.
         #[arg(long)]
         mailbox: String,
-        /// Crash on purpose right after the raw message is stored, before it is processed (for
-        /// the crash-recovery test).
-        #[arg(long, hide = true)]
-        stop_after_store: bool,
     },
     /// Escalation sweep benchmark on an empty database (issue 3; see BENCHMARKS.md).
     #[command(hide = true)]
@@ -364,15 +360,8 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 .map_err(describe)?;
             store.close().await;
         }
-        Command::Mailgate {
-            mailbox,
-            stop_after_store,
-        } => {
-            let options = mailgate::Options {
-                mailbox,
-                stop_after_store,
-            };
-            return Ok(mailgate::run(&cli.db, &cli.data_dir, options).await);
+        Command::Mailgate { mailbox } => {
+            return Ok(mailgate::run(&cli.db, &cli.data_dir, &mailbox).await);
         }
         Command::BenchSweep { tickets, open, due } => {
             let options = sla_bench::Options { tickets, open, due };

@@ -22,6 +22,8 @@ pub struct TestApp {
     pub client: Client,
     pub db: Db,
     pub url: String,
+    /// Where attachments and raw mail are stored (`--data-dir` for the CLI).
+    pub data_dir: std::path::PathBuf,
     pg_name: Option<String>,
     _dir: tempdir::Dir,
 }
@@ -106,6 +108,7 @@ impl TestApp {
                 .unwrap(),
             db,
             url,
+            data_dir: dir_path.join("blobs"),
             pg_name,
             _dir: dir,
         }

@@ -948,12 +948,14 @@ async fn mailgate_exit_codes_and_crash_recovery(t: &TestApp) {
     let admin = t.user("admin@desk.test", "admin", None, vec![]).await;
     t.user("req@acme.test", "requester", None, vec![]).await;
     mailbox(t, &admin, json!({})).await;
-    let data = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "mailgate-{}-{}",
-        std::process::id(),
-        steward_store::now_micros()
-    ));
+    // mailgate shares the server's data directory, as it does in production.
+    let data = t.data_dir.clone();
     let tickets = || scalar(t, "SELECT COUNT(*) FROM tickets");
+    let work = || async {
+        steward_server::app::jobs::run_due(&t.app, "test-node")
+            .await
+            .unwrap()
+    };
 
     let raw = mail(
         "req@acme.test",
@@ -964,9 +966,13 @@ async fn mailgate_exit_codes_and_crash_recovery(t: &TestApp) {
     );
     assert_eq!(mailgate(t, &data, "nobody@desk.test", &raw, &[]), 67);
     assert_eq!(mailgate(t, &data, "HELP@desk.test", &raw, &[]), 0);
+    // Stored and queued; the server's worker processes it.
+    assert_eq!(tickets().await, 0);
+    work().await;
     assert_eq!(tickets().await, 1);
     // The same message again: stored before, so 0, and nothing new.
     assert_eq!(mailgate(t, &data, DESK, &raw, &[]), 0);
+    work().await;
     assert_eq!(tickets().await, 1);
     // A database that cannot be opened (its directory does not exist): try again later.
     let missing = format!("sqlite://{}/no/such/dir/x.db", data.display());
@@ -991,7 +997,9 @@ async fn mailgate_exit_codes_and_crash_recovery(t: &TestApp) {
     };
     assert_eq!(code, 75);
 
-    // Crash between store and processing, then the MTA delivers again: exactly one ticket.
+    // A worker claims the processing and dies before finishing; the MTA delivers the message
+    // again meanwhile. Once the dead worker's lease runs out, another worker processes it:
+    // exactly one ticket.
     let raw = mail(
         "req@acme.test",
         "Crash",
@@ -999,20 +1007,44 @@ async fn mailgate_exit_codes_and_crash_recovery(t: &TestApp) {
         "",
         "After a crash",
     );
-    assert_ne!(mailgate(t, &data, DESK, &raw, &["--stop-after-store"]), 0);
+    assert_eq!(mailgate(t, &data, DESK, &raw, &[]), 0);
+    let leased = {
+        let mut conn = t.app.read().await.unwrap();
+        sqlx::query(
+            "UPDATE jobs SET lease_owner = 'dead-node', lease_until = $1, attempts = 1 \
+             WHERE kind = 'mail.process' AND status = 'queued'",
+        )
+        .bind(steward_store::now_micros() + 3_600_000_000)
+        .execute(&mut *conn)
+        .await
+        .unwrap()
+        .rows_affected()
+    };
+    assert_eq!(leased, 1);
+    assert_eq!(mailgate(t, &data, DESK, &raw, &[]), 0);
+    work().await;
+    assert_eq!(tickets().await, 1, "the dead worker's lease still holds");
+    {
+        let mut conn = t.app.read().await.unwrap();
+        sqlx::query("UPDATE jobs SET lease_until = 0 WHERE lease_owner = 'dead-node'")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+    }
+    work().await;
+    assert_eq!(tickets().await, 2);
+    assert_eq!(mailgate(t, &data, DESK, &raw, &[]), 0);
+    work().await;
+    assert_eq!(tickets().await, 2);
     assert_eq!(
         scalar(
             t,
-            "SELECT COUNT(*) FROM inbound_messages WHERE status = 'received'"
+            "SELECT COUNT(*) FROM inbound_messages WHERE message_id = 'gate-2@acme.test' \
+             AND status = 'processed'"
         )
         .await,
         1
     );
-    assert_eq!(tickets().await, 1);
-    assert_eq!(mailgate(t, &data, DESK, &raw, &[]), 0);
-    assert_eq!(tickets().await, 2);
-    assert_eq!(mailgate(t, &data, DESK, &raw, &[]), 0);
-    assert_eq!(tickets().await, 2);
 
     // Over the size cap: stored as it came, quarantined, never parsed.
     let mut small = t.app.clone();

@@ -21,6 +21,9 @@ pub const IMAP_POLL: &str = "mail.imap_poll";
 /// The recurring job that processes messages stored but left unprocessed (a crash between
 /// receipt and processing).
 pub const RECOVER: &str = "mail.recover";
+/// The job that processes one message `steward mailgate` stored: the server, with its search
+/// dictionary loaded, does the work, so the pipe only stores and answers the MTA at once.
+pub const PROCESS: &str = "mail.process";
 
 /// One message may not hold up the intake longer than this; past it, it is quarantined.
 const PROCESS_TIME_LIMIT: Duration = Duration::from_secs(30);
@@ -45,6 +48,22 @@ pub async fn process_stalled(app: &App) -> AppResult<()> {
         }
     }
     Ok(())
+}
+
+/// The `mail.process` job: processes the stored message unless something else already did.
+pub async fn process_queued(app: &App, payload: &str) -> AppResult<()> {
+    let id: i64 = payload
+        .trim()
+        .parse()
+        .map_err(|_| AppError::Internal(format!("mail.process payload {payload:?}")))?;
+    let message = {
+        let mut conn = app.read().await?;
+        mail::get_message(&mut conn, id).await?
+    };
+    match message {
+        Some(m) if m.status == "received" => process(app, m).await.map(|_| ()),
+        _ => Ok(()),
+    }
 }
 
 /// How a message reached Steward.
@@ -147,12 +166,28 @@ fn header_message_id(raw: &[u8]) -> Option<String> {
 }
 
 /// Stores the raw bytes, then the row (taking the Message-ID once). Returns the row and whether
-/// it is new. The `--stop-after-store` flag of mailgate stops right after this.
+/// it is new.
 pub async fn store(
     app: &App,
     address: &str,
     raw: Vec<u8>,
     source: Source,
+) -> AppResult<(InboundMessage, bool)> {
+    store_raw(app, address, raw, source, false).await
+}
+
+/// Stores like `store` and queues the `mail.process` job in the same write (mailgate: the
+/// running server processes it).
+pub async fn accept(app: &App, address: &str, raw: Vec<u8>) -> AppResult<(InboundMessage, bool)> {
+    store_raw(app, address, raw, Source::Mailgate, true).await
+}
+
+async fn store_raw(
+    app: &App,
+    address: &str,
+    raw: Vec<u8>,
+    source: Source,
+    queue_processing: bool,
 ) -> AppResult<(InboundMessage, bool)> {
     let address = address.trim().to_lowercase();
     let mailbox = {
@@ -181,10 +216,29 @@ pub async fn store(
         received_at: now(),
         ..InboundMessage::default()
     };
-    Ok(app
-        .store
-        .write(move |ctx| Box::pin(async move { mail::insert_message(&mut ctx.conn, &row).await }))
-        .await?)
+    app.store
+        .write(move |ctx| {
+            Box::pin(async move {
+                let (stored, is_new) = mail::insert_message(&mut ctx.conn, &row).await?;
+                if is_new && queue_processing {
+                    let now = now();
+                    steward_store::jobs::enqueue(
+                        &mut ctx.conn,
+                        &steward_store::jobs::NewJob {
+                            kind: PROCESS,
+                            payload: stored.id.to_string(),
+                            dedupe_key: Some(format!("{PROCESS}:{}", stored.id)),
+                            run_at: now,
+                            max_attempts: 10,
+                        },
+                        now,
+                    )
+                    .await?;
+                }
+                Ok::<_, AppError>((stored, is_new))
+            })
+        })
+        .await
 }
 
 /// Writes a final status unless the message was settled meanwhile; returns the row as it is.
