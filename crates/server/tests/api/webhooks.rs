@@ -425,6 +425,12 @@ async fn webhook_events_arrive_signed_with_the_documented_payload(t: &TestApp) {
         assert!(schemas.get(name).is_some(), "{name} in the spec");
     }
     assert!(schemas["EventPayload"]["properties"].get("type").is_some());
+    // The delivery's own fields and its attempts, in one object.
+    let detail = schemas["DeliveryDetail"].to_string();
+    assert!(
+        detail.contains("DeliveryView") && detail.contains("attempt_log"),
+        "{detail}"
+    );
 
     // Every change to a webhook is in the audit log.
     let audited = count(
