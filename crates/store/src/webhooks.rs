@@ -318,11 +318,14 @@ pub struct Attempt<'a> {
     pub at: i64,
 }
 
+/// Records an attempt: one row in the attempt log, and the delivery's summary (status, count,
+/// last answer), in the caller's transaction.
 pub async fn record_attempt(conn: &mut AnyConnection, id: i64, a: &Attempt<'_>) -> Result<()> {
-    sqlx::query(
+    let row = sqlx::query(
         "UPDATE deliveries SET status = $2, attempts = attempts + 1, response_status = $3, \
          response_body = $4, error = $5, last_attempt_at = $6, \
-         delivered_at = CASE WHEN $2 = 'delivered' THEN $6 ELSE delivered_at END WHERE id = $1",
+         delivered_at = CASE WHEN $2 = 'delivered' THEN $6 ELSE delivered_at END WHERE id = $1 \
+         RETURNING attempts",
     )
     .bind(id)
     .bind(a.status)
@@ -330,9 +333,104 @@ pub async fn record_attempt(conn: &mut AnyConnection, id: i64, a: &Attempt<'_>) 
     .bind(a.response_body)
     .bind(a.error)
     .bind(a.at)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else {
+        return Ok(());
+    };
+    let attempt: i64 = row.try_get(0)?;
+    sqlx::query(
+        "INSERT INTO delivery_attempts (delivery_id, attempt, at, response_status, \
+         response_body, error) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id)
+    .bind(attempt)
+    .bind(a.at)
+    .bind(a.response_status)
+    .bind(a.response_body)
+    .bind(a.error)
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// One logged attempt of a delivery.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub delivery_id: i64,
+    /// 1 for the first attempt, counting re-sends.
+    pub attempt: i64,
+    pub at: i64,
+    pub response_status: Option<i64>,
+    pub response_body: Option<String>,
+    pub error: Option<String>,
+}
+
+fn attempt_record(row: &AnyRow) -> sqlx::Result<AttemptRecord> {
+    Ok(AttemptRecord {
+        delivery_id: row.try_get(0)?,
+        attempt: row.try_get(1)?,
+        at: row.try_get(2)?,
+        response_status: row.try_get(3)?,
+        response_body: row.try_get(4)?,
+        error: row.try_get(5)?,
+    })
+}
+
+/// A delivery's attempts, first to last.
+pub async fn list_attempts(
+    conn: &mut AnyConnection,
+    delivery_id: i64,
+) -> Result<Vec<AttemptRecord>> {
+    let rows = sqlx::query(
+        "SELECT delivery_id, attempt, at, response_status, response_body, error \
+         FROM delivery_attempts WHERE delivery_id = $1 ORDER BY id",
+    )
+    .bind(delivery_id)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(attempt_record)
+        .collect::<sqlx::Result<_>>()?)
+}
+
+/// The attempts of a target's deliveries from `from_delivery_id` on (the oldest one of a log
+/// page), in one query; by delivery, first to last.
+pub async fn list_target_attempts(
+    conn: &mut AnyConnection,
+    target_kind: &str,
+    target_id: i64,
+    from_delivery_id: i64,
+) -> Result<Vec<AttemptRecord>> {
+    let rows = sqlx::query(
+        "SELECT a.delivery_id, a.attempt, a.at, a.response_status, a.response_body, a.error \
+         FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id \
+         WHERE d.target_kind = $1 AND d.target_id = $2 AND d.id >= $3 \
+         ORDER BY a.delivery_id, a.id",
+    )
+    .bind(target_kind)
+    .bind(target_id)
+    .bind(from_delivery_id)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(attempt_record)
+        .collect::<sqlx::Result<_>>()?)
+}
+
+/// Whether a job of `kind` with exactly this payload is still queued (waiting, or running
+/// under a lease: a claimed job stays `queued` until it is finished).
+pub async fn job_queued(conn: &mut AnyConnection, kind: &str, payload: &str) -> Result<bool> {
+    let row = sqlx::query(
+        "SELECT 1 FROM jobs WHERE kind = $1 AND payload = $2 AND status = 'queued' LIMIT 1",
+    )
+    .bind(kind)
+    .bind(payload)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.is_some())
 }
 
 /// Puts a delivery back to pending for a re-send.

@@ -44,6 +44,7 @@ hooks-log-hint = The latest 100 deliveries, newest first, with the receiver's la
 hooks-log-none = Nothing delivered yet.
 hooks-event = Event
 hooks-attempts = Attempts
+hooks-attempt-log = Every attempt
 hooks-response = Last answer
 hooks-last-attempt = Last attempt
 hooks-show-payload = Event payload

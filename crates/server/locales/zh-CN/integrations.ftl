@@ -44,6 +44,7 @@ hooks-log-hint = 最近 100 次投递，最新的在前，附接收方最后一�
 hooks-log-none = 尚无投递。
 hooks-event = 事件
 hooks-attempts = 尝试次数
+hooks-attempt-log = 每次尝试
 hooks-response = 最后应答
 hooks-last-attempt = 最后尝试
 hooks-show-payload = 事件内容

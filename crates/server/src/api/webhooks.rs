@@ -5,8 +5,8 @@ use super::extract::{if_match_version, ApiActor, ApiJson};
 use super::problem::Problem;
 use crate::app::webhooks::payload::{ActorPart, CommentPart, EventPayload, TicketPart};
 use crate::app::webhooks::targets::{
-    self, BotInput, BotPatch, BotView, DeliveryView, TargetKind, WebhookCreated, WebhookInput,
-    WebhookPatch, WebhookView,
+    self, AttemptView, BotInput, BotPatch, BotView, DeliveryDetail, DeliveryView, TargetKind,
+    WebhookCreated, WebhookInput, WebhookPatch, WebhookView,
 };
 use crate::http::AppState;
 use axum::extract::{Path, State};
@@ -34,9 +34,10 @@ use utoipa::{OpenApi, ToSchema};
         delete_bot,
         bot_deliveries,
         ping_bot,
+        get_delivery,
         redeliver,
     ),
-    components(schemas(EventPayload, TicketPart, ActorPart, CommentPart))
+    components(schemas(EventPayload, TicketPart, ActorPart, CommentPart, AttemptView))
 )]
 pub struct Doc;
 
@@ -58,6 +59,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/v1/bots/{id}/deliveries", get(bot_deliveries))
         .route("/api/v1/bots/{id}/ping", post(ping_bot))
+        .route("/api/v1/deliveries/{id}", get(get_delivery))
         .route("/api/v1/deliveries/{id}/redeliver", post(redeliver))
 }
 
@@ -247,10 +249,21 @@ pub async fn ping_bot(
     ))
 }
 
+/// A delivery (webhook or bot) with every attempt of it and the receiver's answer to each.
+#[utoipa::path(get, path = "/api/v1/deliveries/{id}", tag = "integrations", params(("id" = i64, Path)),
+    responses((status = 200, body = DeliveryDetail), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn get_delivery(
+    State(s): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(id): Path<i64>,
+) -> Result<Json<DeliveryDetail>, Problem> {
+    Ok(Json(targets::delivery(&s.app, &actor, id).await?))
+}
+
 /// Queues the delivery again (with retries), e.g. after the receiver was fixed.
 #[utoipa::path(post, path = "/api/v1/deliveries/{id}/redeliver", tag = "integrations", params(("id" = i64, Path)),
     responses((status = 202, body = DeliveryView), (status = 403, body = Problem), (status = 404, body = Problem),
-        (status = 409, body = Problem, description = "The delivery is already waiting to be sent")))]
+        (status = 409, body = Problem, description = "A job to send the delivery is still queued")))]
 pub async fn redeliver(
     State(s): State<AppState>,
     ApiActor(actor): ApiActor,

@@ -8,7 +8,7 @@ use crate::app::accounts;
 use crate::app::events::EventKind;
 use crate::app::webhooks::bots::{event_key, LOCALES, PLATFORMS};
 use crate::app::webhooks::targets::{
-    self, BotInput, BotPatch, BotView, DeliveryView, TargetKind, WebhookInput, WebhookPatch,
+    self, BotInput, BotPatch, BotView, DeliveryDetail, TargetKind, WebhookInput, WebhookPatch,
     WebhookView,
 };
 use crate::app::AppError;
@@ -242,7 +242,7 @@ struct WebhookPage {
     w: WebhookView,
     v: Values,
     ch: Choices,
-    log: Vec<DeliveryView>,
+    log: Vec<DeliveryDetail>,
     error: Option<String>,
     error_field: String,
 }
@@ -261,7 +261,7 @@ async fn webhook_view(
         None => Values::from_webhook(&w),
     };
     let ch = choices(s, u, &c, &v).await?;
-    let log = targets::deliveries(&s.app, &u.actor, TargetKind::Webhook, id).await?;
+    let log = targets::deliveries_with_attempts(&s.app, &u.actor, TargetKind::Webhook, id).await?;
     Ok(WebhookPage {
         error: error.map(|e| describe(u.lang, e)),
         error_field: error.map(super::portal::error_field).unwrap_or_default(),
@@ -413,7 +413,7 @@ struct BotPage {
     b: BotView,
     v: Values,
     ch: Choices,
-    log: Vec<DeliveryView>,
+    log: Vec<DeliveryDetail>,
     error: Option<String>,
     error_field: String,
 }
@@ -432,7 +432,7 @@ async fn bot_view(
         None => Values::from_bot(&b),
     };
     let ch = choices(s, u, &c, &v).await?;
-    let log = targets::deliveries(&s.app, &u.actor, TargetKind::Bot, id).await?;
+    let log = targets::deliveries_with_attempts(&s.app, &u.actor, TargetKind::Bot, id).await?;
     Ok(BotPage {
         error: error.map(|e| describe(u.lang, e)),
         error_field: error.map(super::portal::error_field).unwrap_or_default(),

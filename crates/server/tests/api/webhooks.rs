@@ -22,6 +22,7 @@ on_both_databases!(
     robot_credentials_in_addresses_are_never_shown,
     ipv6_and_translated_private_forms_are_refused,
     redirects_are_not_followed,
+    a_delivery_whose_job_died_can_be_resent,
 );
 
 // --- the receiver ---
@@ -408,6 +409,7 @@ async fn webhook_events_arrive_signed_with_the_documented_payload(t: &TestApp) {
         "/api/v1/bots/{id}",
         "/api/v1/bots/{id}/deliveries",
         "/api/v1/bots/{id}/ping",
+        "/api/v1/deliveries/{id}",
         "/api/v1/deliveries/{id}/redeliver",
     ] {
         assert!(spec["paths"].get(path).is_some(), "{path} in the spec");
@@ -418,11 +420,19 @@ async fn webhook_events_arrive_signed_with_the_documented_payload(t: &TestApp) {
         "TicketPart",
         "WebhookCreated",
         "DeliveryView",
+        "DeliveryDetail",
+        "AttemptView",
         "BotInput",
     ] {
         assert!(schemas.get(name).is_some(), "{name} in the spec");
     }
     assert!(schemas["EventPayload"]["properties"].get("type").is_some());
+    // The delivery's own fields and its attempts, in one object.
+    let detail = schemas["DeliveryDetail"].to_string();
+    assert!(
+        detail.contains("DeliveryView") && detail.contains("attempt_log"),
+        "{detail}"
+    );
 
     // Every change to a webhook is in the audit log.
     let audited = count(
@@ -476,9 +486,39 @@ async fn failed_deliveries_are_retried_logged_and_resent(t: &TestApp) {
     assert_eq!(log[0]["status"], "delivered", "{}", log[0]);
     assert_eq!(log[0]["attempts"], 2, "both attempts counted");
     assert_eq!(log[0]["response_status"], 200);
+    // The delivery itself shows every attempt with its own answer.
+    let delivery_id = log[0]["id"].as_i64().unwrap();
+    let one = format!("/api/v1/deliveries/{delivery_id}");
+    let res = t.get(&one, &w.admin).await;
+    assert_eq!(res.status(), 200);
+    let detail: Value = res.json().await.unwrap();
+    assert_eq!(detail["id"], delivery_id);
+    assert_eq!(detail["status"], "delivered");
+    let tries = detail["attempt_log"].as_array().unwrap();
+    assert_eq!(tries.len(), 2, "{detail}");
+    assert_eq!(tries[0]["attempt"], 1);
+    assert_eq!(tries[0]["response_status"], 500);
+    assert_eq!(tries[0]["response_body"], "database is down");
+    assert!(
+        tries[0]["error"].as_str().unwrap().contains("500"),
+        "{detail}"
+    );
+    assert_eq!(tries[1]["attempt"], 2);
+    assert_eq!(tries[1]["response_status"], 200);
+    assert!(tries[1]["response_body"]
+        .as_str()
+        .unwrap()
+        .contains(r#""errcode":0"#));
+    assert_eq!(tries[1]["error"], Value::Null);
+    problem(t.get(&one, &w.agent).await, 403, None).await;
+    problem(
+        t.get("/api/v1/deliveries/999999", &w.admin).await,
+        404,
+        None,
+    )
+    .await;
 
     // An admin re-sends it; others may not.
-    let delivery_id = log[0]["id"].as_i64().unwrap();
     let redeliver = format!("/api/v1/deliveries/{delivery_id}/redeliver");
     problem(t.post(&redeliver, &w.agent, json!({})).await, 403, None).await;
     let res = t.post(&redeliver, &w.admin, json!({})).await;
@@ -488,6 +528,9 @@ async fn failed_deliveries_are_retried_logged_and_resent(t: &TestApp) {
     let log = deliveries(t, &w.admin, &log_path).await;
     assert_eq!(log[0]["attempts"], 3);
     assert_eq!(log[0]["status"], "delivered");
+    let detail: Value = t.get(&one, &w.admin).await.json().await.unwrap();
+    assert_eq!(detail["attempt_log"][2]["attempt"], 3, "{detail}");
+    assert_eq!(detail["attempt_log"].as_array().unwrap().len(), 3);
 
     // Out of attempts: the delivery is failed and the job dies.
     for _ in 0..8 {
@@ -979,6 +1022,13 @@ async fn admin_pages_manage_webhooks_and_bots(t: &TestApp) {
     assert_eq!((status, to.as_str()), (303, edit.as_str()));
     drain(t).await;
     assert_eq!(rx.received("/from-page").len(), 2);
+    // The log lists both attempts of the delivery under it.
+    let (_, html) = page(t, &admin, &edit).await;
+    assert!(html.contains("Every attempt"), "{html}");
+    assert!(
+        html.contains(r#"<li value="1">"#) && html.contains(r#"<li value="2">"#),
+        "{html}"
+    );
 
     // A form without the session's token is refused.
     let res = t
@@ -1212,4 +1262,57 @@ async fn redirects_are_not_followed(t: &TestApp) {
     .await;
     assert_eq!(log[0]["status"], "pending", "{}", log[0]);
     assert_eq!(log[0]["response_status"], 307);
+}
+
+/// A job that died without recording its outcome leaves the delivery pending; with no job
+/// queued for it, a re-send is accepted instead of being refused for ever.
+async fn a_delivery_whose_job_died_can_be_resent(t: &TestApp) {
+    let w = world(t).await;
+    let rx = Receiver::start().await;
+    let hook = create_webhook(t, &w.admin, &rx.url("/stuck"), &["ticket.created"]).await;
+    let hook_id = hook["id"].as_i64().unwrap();
+    let log_path = format!("/api/v1/webhooks/{hook_id}/deliveries");
+    t.ticket(&w.requester, "Printer jam", json!({})).await;
+    // One pass runs the dispatch, which records the delivery and queues its job.
+    jobs::run_due(&t.app, "test-node").await.unwrap();
+    let log = deliveries(t, &w.admin, &log_path).await;
+    assert_eq!(log.len(), 1);
+    let delivery_id = log[0]["id"].as_i64().unwrap();
+    let redeliver = format!("/api/v1/deliveries/{delivery_id}/redeliver");
+    // Queued and not yet run: the re-send is refused.
+    problem(t.post(&redeliver, &w.admin, json!({})).await, 409, None).await;
+
+    // The job dies; the delivery is left as it was, pending with no attempt.
+    sqlx::query("UPDATE jobs SET status = 'dead' WHERE kind = $1")
+        .bind(webhooks::DELIVER)
+        .execute(&t.app.store.pool)
+        .await
+        .unwrap();
+    let log = deliveries(t, &w.admin, &log_path).await;
+    assert_eq!(log[0]["status"], "pending");
+    assert_eq!(log[0]["attempts"], 0);
+
+    let res = t.post(&redeliver, &w.admin, json!({})).await;
+    assert_eq!(res.status(), 202);
+    // The new job is queued now, so a second re-send waits for it.
+    problem(t.post(&redeliver, &w.admin, json!({})).await, 409, None).await;
+    drain(t).await;
+    assert_eq!(rx.received("/stuck").len(), 1);
+    let detail: Value = t
+        .get(&format!("/api/v1/deliveries/{delivery_id}"), &w.admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(detail["status"], "delivered", "{detail}");
+    assert_eq!(detail["attempts"], 1);
+    assert_eq!(detail["attempt_log"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        count(
+            t,
+            "SELECT COUNT(*) FROM audit_log WHERE entity = 'delivery' AND action = 'redeliver'"
+        )
+        .await,
+        1
+    );
 }

@@ -48,10 +48,22 @@ pub(crate) fn subscribed(events_json: &str, kind: EventKind) -> bool {
         .unwrap_or(false)
 }
 
+/// The payload of the `hook.deliver` job for a delivery, exactly as it is queued (a job for a
+/// delivery is found by comparing it).
+fn deliver_job_payload(delivery_id: i64) -> AppResult<String> {
+    serde_json::to_string(&DeliverJob { delivery_id })
+        .map_err(|e| AppError::Internal(e.to_string()))
+}
+
+/// Whether a `hook.deliver` job for this delivery is still queued (waiting or running).
+pub(crate) async fn attempt_queued(ctx: &mut WriteCtx, delivery_id: i64) -> AppResult<bool> {
+    let payload = deliver_job_payload(delivery_id)?;
+    Ok(store::job_queued(&mut ctx.conn, DELIVER, &payload).await?)
+}
+
 /// Queues the attempt of a delivery, in the caller's transaction.
 pub(crate) async fn queue_attempt(ctx: &mut WriteCtx, delivery_id: i64, now: i64) -> AppResult<()> {
-    let payload = serde_json::to_string(&DeliverJob { delivery_id })
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let payload = deliver_job_payload(delivery_id)?;
     jobs::enqueue(
         &mut ctx.conn,
         &NewJob {

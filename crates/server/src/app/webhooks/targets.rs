@@ -7,7 +7,7 @@
 
 use super::bots::{LOCALES, PLATFORMS};
 use super::payload::{self, ActorPart};
-use super::{attempt, load_target, queue_attempt, ssrf, Target};
+use super::{attempt, attempt_queued, load_target, queue_attempt, ssrf, Target};
 use crate::app::accounts::double_option;
 use crate::app::error::text_field;
 use crate::app::events::EventKind;
@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use steward_core::text::single_line;
 use steward_core::Capability;
 use steward_store::accounts;
-use steward_store::webhooks::{self as store, ChatBot, Delivery, Webhook};
+use steward_store::webhooks::{self as store, AttemptRecord, ChatBot, Delivery, Webhook};
 use utoipa::ToSchema;
 
 const NAME_MAX: usize = 200;
@@ -249,6 +249,41 @@ impl DeliveryView {
             payload: serde_json::from_str(&d.payload).unwrap_or_default(),
         }
     }
+}
+
+/// One attempt of a delivery, with the receiver's answer or why there was none.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AttemptView {
+    /// 1 for the first attempt, counting re-sends.
+    pub attempt: i64,
+    pub at: String,
+    /// The HTTP status the receiver answered; null when it did not answer.
+    pub response_status: Option<i64>,
+    /// The first 2 KB of the answer.
+    pub response_body: Option<String>,
+    /// Why this attempt did not succeed; null when it did.
+    pub error: Option<String>,
+}
+
+impl AttemptView {
+    fn new(a: &AttemptRecord) -> AttemptView {
+        AttemptView {
+            attempt: a.attempt,
+            at: instant(a.at),
+            response_status: a.response_status,
+            response_body: a.response_body.clone(),
+            error: a.error.clone(),
+        }
+    }
+}
+
+/// A delivery with every attempt of it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DeliveryDetail {
+    #[serde(flatten)]
+    pub delivery: DeliveryView,
+    /// Every attempt, first to last.
+    pub attempt_log: Vec<AttemptView>,
 }
 
 fn require_admin(actor: &Actor) -> AppResult<()> {
@@ -787,6 +822,48 @@ pub async fn deliveries(
     Ok(list.iter().map(DeliveryView::new).collect())
 }
 
+/// A target's deliveries, newest first, each with its attempts (the admin pages' log).
+pub async fn deliveries_with_attempts(
+    app: &App,
+    actor: &Actor,
+    kind: TargetKind,
+    id: i64,
+) -> AppResult<Vec<DeliveryDetail>> {
+    require_admin(actor)?;
+    existing_target(app, kind, id).await?;
+    let mut conn = app.read().await?;
+    let list = store::list_deliveries(&mut conn, kind.as_str(), id, LOG_LIMIT).await?;
+    let Some(oldest) = list.last() else {
+        return Ok(vec![]);
+    };
+    let attempts = store::list_target_attempts(&mut conn, kind.as_str(), id, oldest.id).await?;
+    Ok(list
+        .iter()
+        .map(|d| DeliveryDetail {
+            delivery: DeliveryView::new(d),
+            attempt_log: attempts
+                .iter()
+                .filter(|a| a.delivery_id == d.id)
+                .map(AttemptView::new)
+                .collect(),
+        })
+        .collect())
+}
+
+/// One delivery with every attempt of it.
+pub async fn delivery(app: &App, actor: &Actor, delivery_id: i64) -> AppResult<DeliveryDetail> {
+    require_admin(actor)?;
+    let mut conn = app.read().await?;
+    let d = store::get_delivery(&mut conn, delivery_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let attempts = store::list_attempts(&mut conn, delivery_id).await?;
+    Ok(DeliveryDetail {
+        delivery: DeliveryView::new(&d),
+        attempt_log: attempts.iter().map(AttemptView::new).collect(),
+    })
+}
+
 /// Sends a delivery again (after the receiver was fixed), through the queue with retries.
 pub async fn redeliver(app: &App, actor: &Actor, delivery_id: i64) -> AppResult<DeliveryView> {
     require_admin(actor)?;
@@ -797,7 +874,9 @@ pub async fn redeliver(app: &App, actor: &Actor, delivery_id: i64) -> AppResult<
                 let d = store::get_delivery(&mut ctx.conn, delivery_id)
                     .await?
                     .ok_or(AppError::NotFound)?;
-                if d.status == store::PENDING {
+                // Only a queued job makes it "waiting": a delivery left pending by a job that
+                // died before recording its outcome can be sent again.
+                if attempt_queued(ctx, d.id).await? {
                     return Err(AppError::Conflict {
                         message: "the delivery is already waiting to be sent".into(),
                         allowed: None,
