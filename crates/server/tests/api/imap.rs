@@ -25,6 +25,7 @@ on_both_databases!(
     imap_wrong_password_is_the_mailbox_error,
     imap_failing_mailbox_does_not_stop_the_others,
     imap_plain_text_refused_off_loopback,
+    imap_silent_server_times_out,
     imap_twenty_megabyte_message,
     imap_real_intake_opens_a_ticket,
 );
@@ -409,6 +410,33 @@ async fn imap_plain_text_refused_off_loopback(t: &TestApp) {
     );
     let error = poll_record(t, mb.id).await.1.unwrap();
     assert!(error.contains("use tls or starttls"), "{error}");
+}
+
+/// A server that accepts the connection and then says nothing must not hold the poll job.
+async fn imap_silent_server_times_out(t: &TestApp) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            open.push(socket);
+        }
+    });
+    let setup = Setup {
+        address: "silent@desk.example",
+        port,
+        security: "tls",
+        password: "secret",
+        after: "move",
+        done_folder: None,
+    };
+    let mb = mailbox(t, "127.0.0.1", setup).await;
+    let err = Intake::default().poll(t, &mb).await.unwrap_err();
+    assert!(err.to_string().contains("timed out"), "{err}");
+    let (polled_at, error) = poll_record(t, mb.id).await;
+    assert_eq!(polled_at, None);
+    assert!(error.unwrap().contains("TLS handshake"));
+    held.abort();
 }
 
 async fn imap_twenty_megabyte_message(t: &TestApp) {

@@ -10,6 +10,7 @@ pub use connect::EXTRA_CA_ENV;
 use self::connect::ImapSession;
 use crate::app::{now, App, AppError, AppResult};
 use async_imap::types::Flag;
+use futures::stream::FuturesOrdered;
 use futures::{Stream, StreamExt, TryStreamExt};
 use std::collections::HashSet;
 use std::future::Future;
@@ -24,6 +25,10 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
 /// message is fetched alone).
 const BATCH_MESSAGES: usize = 100;
 const BATCH_BYTES: u64 = 32 * 1024 * 1024;
+/// Messages handed to the intake at once.
+const DELIVER_CONCURRENCY: usize = 8;
+/// How far into a message to look for the end of its header block.
+const HEADER_SCAN_BYTES: usize = 256 * 1024;
 /// One run takes at most this many messages from a mailbox, so that a huge backlog is drained
 /// over several runs while other jobs get their turn.
 const MESSAGES_PER_RUN: usize = 20_000;
@@ -238,8 +243,8 @@ where
             for batch in batches_by_size(&mut session, chunk).await? {
                 let messages = fetch(&mut session, &batch).await?;
                 let mut stored = Vec::with_capacity(messages.len());
-                for (uid, raw) in messages {
-                    match deliver(raw).await {
+                for (uid, outcome) in deliver_batch(&deliver, messages).await {
+                    match outcome {
                         Ok(()) => stored.push(uid),
                         Err(e) => {
                             refused.insert(uid);
@@ -256,6 +261,48 @@ where
     // The work is done and recorded by now; a failed goodbye changes nothing.
     let _ = tokio::time::timeout(CONNECT_TIMEOUT, session.logout()).await;
     Ok(drained)
+}
+
+/// Hands a batch to the intake, several messages at a time so that their writes share commits
+/// (the store's group commit). A reply (In-Reply-To or References) first waits for every earlier
+/// message of the batch, so that it finds the ticket an earlier message may have opened.
+async fn deliver_batch<D, F>(
+    deliver: &D,
+    messages: Vec<(u32, Vec<u8>)>,
+) -> Vec<(u32, AppResult<()>)>
+where
+    D: Fn(Vec<u8>) -> F,
+    F: Future<Output = AppResult<()>>,
+{
+    let mut outcomes = Vec::with_capacity(messages.len());
+    let mut pending = FuturesOrdered::new();
+    for (uid, raw) in messages {
+        let wait_for_all = is_reply(&raw);
+        while !pending.is_empty() && (wait_for_all || pending.len() >= DELIVER_CONCURRENCY) {
+            if let Some(outcome) = pending.next().await {
+                outcomes.push(outcome);
+            }
+        }
+        pending.push_back(async move { (uid, deliver(raw).await) });
+    }
+    while let Some(outcome) = pending.next().await {
+        outcomes.push(outcome);
+    }
+    outcomes
+}
+
+/// Whether the header block names an earlier message (In-Reply-To or References).
+fn is_reply(raw: &[u8]) -> bool {
+    let head_end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .or_else(|| raw.windows(2).position(|w| w == b"\n\n"))
+        .unwrap_or(raw.len())
+        .min(HEADER_SCAN_BYTES);
+    raw[..head_end].split(|b| *b == b'\n').any(|line| {
+        let line = line.to_ascii_lowercase();
+        line.starts_with(b"in-reply-to:") || line.starts_with(b"references:")
+    })
 }
 
 /// Creates the done folder unless it exists.
@@ -437,7 +484,15 @@ fn uid_set(uids: &[u32]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::uid_set;
+    use super::{is_reply, uid_set};
+
+    #[test]
+    fn replies_are_told_by_their_headers_only() {
+        assert!(is_reply(b"Subject: x\r\nIn-Reply-To: <a@b>\r\n\r\nbody"));
+        assert!(is_reply(b"REFERENCES: <a@b>\n\nbody"));
+        assert!(!is_reply(b"Subject: x\r\n\r\nReferences: <a@b>\r\n"));
+        assert!(!is_reply(b"Subject: References: none\r\n\r\n"));
+    }
 
     #[test]
     fn uid_sets_compress_runs() {
