@@ -88,7 +88,12 @@ pub async fn migrate(conn: &mut AnyConnection, backend: Backend) -> Result<Vec<i
 /// Refuses a database whose schema is older or newer than this binary, saying what to run.
 pub async fn check(pool: &AnyPool) -> Result<()> {
     let mut conn = pool.acquire().await?;
-    let found = current_version(&mut conn).await?;
+    check_connection(&mut conn).await
+}
+
+/// The same check on a single connection (a short-lived process that opens no pool).
+pub async fn check_connection(conn: &mut AnyConnection) -> Result<()> {
+    let found = current_version(conn).await?;
     match found.cmp(&SCHEMA_VERSION) {
         std::cmp::Ordering::Equal => Ok(()),
         std::cmp::Ordering::Less => Err(StoreError::SchemaMismatch {

@@ -4,7 +4,6 @@ use crate::app::inbound;
 use crate::app::{AppError, Limits};
 use std::io::Read;
 use std::process::ExitCode;
-use steward_store::Store;
 
 /// sysexits.h: the MTA bounces the message (no such mailbox).
 const EX_NOUSER: u8 = 67;
@@ -21,22 +20,27 @@ pub async fn run(db: &str, data_dir: &str, mailbox: &str) -> ExitCode {
         eprintln!("mailgate: cannot read the message: {e}");
         return ExitCode::from(EX_TEMPFAIL);
     }
-    let store = match Store::open(db, 2).await {
-        Ok(s) => s,
+    let (mut conn, _) = match steward_store::connect_raw(db).await {
+        Ok(c) => c,
         Err(e) => {
             eprintln!("mailgate: cannot open the database: {e}");
             return ExitCode::from(EX_TEMPFAIL);
         }
     };
-    let app = match super::build_app(store.clone(), data_dir) {
-        Ok(a) => a,
+    if let Err(e) = steward_store::schema::check_connection(&mut conn).await {
+        eprintln!("mailgate: {e}");
+        return ExitCode::from(EX_TEMPFAIL);
+    }
+    let blobs = match super::blob_dir(data_dir) {
+        Ok(b) => b,
         Err(e) => {
             eprintln!("mailgate: {e}");
             return ExitCode::from(EX_TEMPFAIL);
         }
     };
-    let result = inbound::accept(&app, mailbox, raw).await;
-    store.close().await;
+    let result = inbound::accept(&mut conn, &blobs, mailbox, raw).await;
+    // A clean goodbye, so the server logs no broken connection.
+    let _ = sqlx::Connection::close(conn).await;
     match result {
         Ok((stored, is_new)) => {
             println!(

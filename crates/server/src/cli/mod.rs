@@ -190,10 +190,18 @@ pub fn main() -> ExitCode {
 
 /// Builds the app on an open store with a local attachment directory.
 pub fn build_app(store: Store, data_dir: &str) -> Result<App, String> {
+    Ok(App::new(
+        store,
+        Arc::new(blob_dir(data_dir)?),
+        Limits::default(),
+    ))
+}
+
+/// The local directory for attachments and raw mail, created if missing.
+fn blob_dir(data_dir: &str) -> Result<object_store::local::LocalFileSystem, String> {
     std::fs::create_dir_all(data_dir).map_err(|e| format!("cannot create {data_dir}: {e}"))?;
-    let blobs = object_store::local::LocalFileSystem::new_with_prefix(data_dir)
-        .map_err(|e| format!("cannot use {data_dir} for attachments: {e}"))?;
-    Ok(App::new(store, Arc::new(blobs), Limits::default()))
+    object_store::local::LocalFileSystem::new_with_prefix(data_dir)
+        .map_err(|e| format!("cannot use {data_dir} for attachments: {e}"))
 }
 
 async fn open(db: &str) -> Result<Store, String> {

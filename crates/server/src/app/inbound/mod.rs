@@ -11,10 +11,13 @@ pub mod quote;
 
 use super::{now, App, AppError, AppResult};
 use object_store::path::Path;
-use object_store::PutPayload;
+use object_store::{ObjectStore, PutPayload};
 use sha2::{Digest, Sha256};
+use sqlx::{AnyConnection, Connection};
 use std::time::Duration;
+use steward_store::jobs;
 use steward_store::mail::{self, Disposition, InboundMessage};
+use steward_store::StoreError;
 
 /// The recurring job that polls every IMAP mailbox.
 pub const IMAP_POLL: &str = "mail.imap_poll";
@@ -173,40 +176,79 @@ pub async fn store(
     raw: Vec<u8>,
     source: Source,
 ) -> AppResult<(InboundMessage, bool)> {
-    store_raw(app, address, raw, source, false).await
-}
-
-/// Stores like `store` and queues the `mail.process` job in the same write (mailgate: the
-/// running server processes it).
-pub async fn accept(app: &App, address: &str, raw: Vec<u8>) -> AppResult<(InboundMessage, bool)> {
-    store_raw(app, address, raw, Source::Mailgate, true).await
-}
-
-async fn store_raw(
-    app: &App,
-    address: &str,
-    raw: Vec<u8>,
-    source: Source,
-    queue_processing: bool,
-) -> AppResult<(InboundMessage, bool)> {
-    let address = address.trim().to_lowercase();
     let mailbox = {
         let mut conn = app.read().await?;
-        mail::mailbox_by_address(&mut conn, &address)
-            .await?
-            .filter(|m| m.active)
-            .ok_or(AppError::NotFound)?
+        active_mailbox(&mut conn, address).await?
     };
+    let row = put_raw(app.blobs.as_ref(), mailbox, raw, source).await?;
+    app.store
+        .write(move |ctx| {
+            Box::pin(
+                async move { Ok::<_, AppError>(mail::insert_message(&mut ctx.conn, &row).await?) },
+            )
+        })
+        .await
+}
+
+/// `steward mailgate`: stores like `store` and queues the `mail.process` job in the same
+/// transaction, on the one connection the process opened (a process per message: a pool and
+/// the group-commit writer would cost more than the work). The running server processes it.
+pub async fn accept(
+    conn: &mut AnyConnection,
+    blobs: &dyn ObjectStore,
+    address: &str,
+    raw: Vec<u8>,
+) -> AppResult<(InboundMessage, bool)> {
+    let mailbox = active_mailbox(conn, address).await?;
+    let row = put_raw(blobs, mailbox, raw, Source::Mailgate).await?;
+    let mut tx = conn.begin().await.map_err(StoreError::from)?;
+    let (stored, is_new) = mail::insert_message(&mut tx, &row).await?;
+    if is_new {
+        let now = now();
+        jobs::enqueue(
+            &mut tx,
+            &jobs::NewJob {
+                kind: PROCESS,
+                payload: stored.id.to_string(),
+                dedupe_key: Some(format!("{PROCESS}:{}", stored.id)),
+                run_at: now,
+                max_attempts: 10,
+            },
+            now,
+        )
+        .await?;
+    }
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok((stored, is_new))
+}
+
+async fn active_mailbox(conn: &mut AnyConnection, address: &str) -> AppResult<i64> {
+    let address = address.trim().to_lowercase();
+    mail::mailbox_by_address(conn, &address)
+        .await?
+        .filter(|m| m.active)
+        .map(|m| m.id)
+        .ok_or(AppError::NotFound)
+}
+
+/// Puts the raw bytes in the blob store (content-addressed, so a second put of the same message
+/// changes nothing) and returns the row to insert.
+async fn put_raw(
+    blobs: &dyn ObjectStore,
+    mailbox_id: i64,
+    raw: Vec<u8>,
+    source: Source,
+) -> AppResult<InboundMessage> {
     let sha = hex::encode(Sha256::digest(&raw));
     let key = blob_key(&sha);
     let message_id = header_message_id(&raw).unwrap_or_else(|| format!("sha256:{sha}"));
     let size = raw.len() as i64;
-    app.blobs
+    blobs
         .put(&Path::from(key.as_str()), PutPayload::from(raw))
         .await
         .map_err(|e| AppError::Internal(format!("the raw message could not be stored: {e}")))?;
-    let row = InboundMessage {
-        mailbox_id: Some(mailbox.id),
+    Ok(InboundMessage {
+        mailbox_id: Some(mailbox_id),
         message_id,
         blob_key: key,
         size,
@@ -215,30 +257,7 @@ async fn store_raw(
         status: "received".into(),
         received_at: now(),
         ..InboundMessage::default()
-    };
-    app.store
-        .write(move |ctx| {
-            Box::pin(async move {
-                let (stored, is_new) = mail::insert_message(&mut ctx.conn, &row).await?;
-                if is_new && queue_processing {
-                    let now = now();
-                    steward_store::jobs::enqueue(
-                        &mut ctx.conn,
-                        &steward_store::jobs::NewJob {
-                            kind: PROCESS,
-                            payload: stored.id.to_string(),
-                            dedupe_key: Some(format!("{PROCESS}:{}", stored.id)),
-                            run_at: now,
-                            max_attempts: 10,
-                        },
-                        now,
-                    )
-                    .await?;
-                }
-                Ok::<_, AppError>((stored, is_new))
-            })
-        })
-        .await
+    })
 }
 
 /// Writes a final status unless the message was settled meanwhile; returns the row as it is.
