@@ -9,6 +9,7 @@ use steward_server::app::inbound::{self, Received, Source};
 on_both_databases!(
     mail_corpus_decodes_chinese_and_keeps_attachments,
     mail_threads_replies_by_tag_and_message_ids,
+    mail_keeps_other_peoples_mail_off_a_ticket,
     mail_loops_bounces_and_floods_raise_no_events,
     mail_unknown_senders_follow_the_mailbox_policy,
     mail_api_guards_mailboxes_and_messages,
@@ -429,6 +430,92 @@ async fn mail_threads_replies_by_tag_and_message_ids(t: &TestApp) {
     let follow = ticket_of(t, &r, &admin).await;
     assert_ne!(follow["id"], id);
     assert!(follow["description"].as_str().unwrap().contains(&number));
+}
+
+async fn mail_keeps_other_peoples_mail_off_a_ticket(t: &TestApp) {
+    let admin = t.user("admin@desk.test", "admin", None, vec![]).await;
+    let team = t.team("Service desk").await;
+    let agent = t.user("agent@desk.test", "agent", None, vec![team]).await;
+    let requester = t.user("req@acme.test", "requester", None, vec![]).await;
+    t.user("other@acme.test", "requester", None, vec![]).await;
+    mailbox(t, &admin, json!({"team_id": team})).await;
+    let first = deliver(
+        t,
+        mail("req@acme.test", "Disk full", "own-1@acme.test", "", "Full"),
+    )
+    .await;
+    let id = first.ticket_id.unwrap();
+    let number = ticket_of(t, &first, &agent).await["number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // The agent answers by mail: a public comment, but the agent's message (address, quoted
+    // history) is not the requester's to list.
+    let r = deliver(
+        t,
+        mail(
+            "Agent <AGENT@desk.test>",
+            &format!("Re: [{number}] Disk full"),
+            "own-2@desk.test",
+            "",
+            "Cleaned up.\r\n\r\nOn Mon, 23 Nov 2026, Req wrote:\r\n> Full",
+        ),
+    )
+    .await;
+    assert_eq!(r.ticket_id, Some(id));
+    let path = format!("/api/v1/tickets/{id}/messages");
+    let mine = json_of(t, &path, &requester).await;
+    let senders: Vec<&str> = mine["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["from_address"].as_str().unwrap())
+        .collect();
+    assert_eq!(senders, vec!["req@acme.test"]);
+    assert_eq!(
+        json_of(t, &path, &agent).await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // An automatic reply from someone who may not answer the ticket, carrying its tag: ignored
+    // and linked to nothing, so it shows on no ticket and threads nothing later.
+    let r = deliver(
+        t,
+        mail(
+            "other@acme.test",
+            &format!("Out of office: [{number}]"),
+            "own-3@acme.test",
+            "Auto-Submitted: auto-replied\r\n",
+            "Away",
+        ),
+    )
+    .await;
+    assert_eq!((r.status.as_str(), r.ticket_id), ("ignored", None));
+    assert_eq!(
+        json_of(t, &path, &agent).await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // Steward's own outbound From address, in another case, is Steward talking to itself.
+    let own = t.app.outbound.from.email.to_string().to_uppercase();
+    let before = scalar(t, "SELECT COUNT(*) FROM tickets").await;
+    let r = deliver(t, mail(&own, "Loop?", "own-4@desk.test", "", "Hello")).await;
+    assert_eq!((r.status.as_str(), r.ticket_id), ("ignored", None));
+    let detail = json_of(
+        t,
+        &format!("/api/v1/inbound-messages/{}", r.inbound_id),
+        &admin,
+    )
+    .await;
+    assert_eq!(detail["message"]["outcome"], "own_address");
+    assert_eq!(scalar(t, "SELECT COUNT(*) FROM tickets").await, before);
 }
 
 async fn mail_loops_bounces_and_floods_raise_no_events(t: &TestApp) {
