@@ -10,6 +10,7 @@ on_both_databases!(
     mail_corpus_decodes_chinese_and_keeps_attachments,
     mail_threads_replies_by_tag_and_message_ids,
     mail_keeps_other_peoples_mail_off_a_ticket,
+    mail_flood_limit_counts_messages_still_in_flight,
     mail_loops_bounces_and_floods_raise_no_events,
     mail_unknown_senders_follow_the_mailbox_policy,
     mail_api_guards_mailboxes_and_messages,
@@ -682,6 +683,61 @@ async fn mail_loops_bounces_and_floods_raise_no_events(t: &TestApp) {
         .as_str()
         .unwrap()
         .starts_with("rate limit"));
+}
+
+async fn mail_flood_limit_counts_messages_still_in_flight(t: &TestApp) {
+    let admin = t.user("admin@desk.test", "admin", None, vec![]).await;
+    t.user("flood@acme.test", "requester", None, vec![]).await;
+    mailbox(t, &admin, json!({})).await;
+    for i in 0..19 {
+        let r = deliver(
+            t,
+            mail(
+                "flood@acme.test",
+                "x",
+                &format!("fl-{i}@acme.test"),
+                "",
+                "x",
+            ),
+        )
+        .await;
+        assert_eq!(r.status, "processed");
+    }
+    // Eight more through mailgate's path; the worker processes its claimed jobs side by side,
+    // so none of them is settled when another counts the sender's recent mail.
+    let mut ids = Vec::new();
+    for i in 19..27 {
+        let raw = mail(
+            "flood@acme.test",
+            "x",
+            &format!("fl-{i}@acme.test"),
+            "",
+            "x",
+        );
+        ids.push(inbound::accept(&t.app, DESK, raw).await.unwrap().0.id);
+    }
+    {
+        let mut conn = t.app.read().await.unwrap();
+        sqlx::query("DELETE FROM jobs WHERE kind <> 'mail.process'")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+    }
+    let ran = steward_server::app::jobs::run_due(&t.app, "test-node")
+        .await
+        .unwrap();
+    assert_eq!(ran, 8);
+    let mut statuses = Vec::new();
+    for id in ids {
+        let m = json_of(t, &format!("/api/v1/inbound-messages/{id}"), &admin).await;
+        statuses.push(m["message"]["status"].as_str().unwrap().to_string());
+    }
+    // The 20th message is taken; the 21st to the 27th are a flood.
+    assert_eq!(statuses[0], "processed");
+    assert!(
+        statuses[1..].iter().all(|s| s == "quarantined"),
+        "{statuses:?}"
+    );
 }
 
 async fn mail_unknown_senders_follow_the_mailbox_policy(t: &TestApp) {

@@ -106,8 +106,8 @@ pub(crate) async fn handle(app: App, m: InboundMessage, raw: Bytes) -> AppResult
         drop(conn);
         return delivery_failure(&app, &m, &p, base).await;
     }
-    let recent =
-        mail::count_from_sender(&mut conn, &from, m.received_at - RATE_LIMIT_WINDOW_MICROS).await?;
+    let since = m.received_at - RATE_LIMIT_WINDOW_MICROS;
+    let recent = mail::count_from_sender(&mut conn, &from, since, m.id).await?;
     if recent >= RATE_LIMIT_MESSAGES {
         let reason = format!(
             "rate limit: more than {RATE_LIMIT_MESSAGES} messages in 10 minutes from {from}"

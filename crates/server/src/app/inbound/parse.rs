@@ -183,6 +183,15 @@ fn addresses(a: Option<&mail_parser::Address<'_>>) -> Vec<String> {
     .unwrap_or_default()
 }
 
+/// The first From address, lower-cased.
+pub fn sender_address(m: &Message<'_>) -> Option<String> {
+    m.from()
+        .and_then(|f| f.first())
+        .and_then(|a| a.address())
+        .map(|a| a.trim().to_lowercase())
+        .filter(|a| !a.is_empty())
+}
+
 /// Reads the message. None when nothing MIME-like could be made of it.
 pub fn parse(raw: &[u8]) -> Option<ParsedMail> {
     let m = MessageParser::default().parse(raw)?;
@@ -196,8 +205,8 @@ pub fn parse(raw: &[u8]) -> Option<ParsedMail> {
         automatic: is_automatic(&m),
         ..ParsedMail::default()
     };
+    p.from_address = sender_address(&m);
     if let Some(from) = m.from().and_then(|f| f.first()) {
-        p.from_address = from.address().map(|a| a.trim().to_lowercase());
         // The display name decoded again from the raw header, so split words are joined.
         let raw_name = raw_header(&m, "From")
             .and_then(|v| v.rsplit_once('<').map(|(name, _)| name.to_string()));
