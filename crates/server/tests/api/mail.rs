@@ -521,7 +521,7 @@ async fn mail_keeps_other_peoples_mail_off_a_ticket(t: &TestApp) {
 
 async fn mail_loops_bounces_and_floods_raise_no_events(t: &TestApp) {
     let admin = t.user("admin@desk.test", "admin", None, vec![]).await;
-    t.user("req@acme.test", "requester", None, vec![]).await;
+    let requester = t.user("req@acme.test", "requester", None, vec![]).await;
     mailbox(t, &admin, json!({})).await;
     let first = deliver(
         t,
@@ -651,6 +651,11 @@ async fn mail_loops_bounces_and_floods_raise_no_events(t: &TestApp) {
         .unwrap()
         .iter()
         .any(|m| m["outcome"] == "bounce"));
+    // The requester sees neither the failure in the history nor the bounce in the mail.
+    let history = json_of(t, &format!("/api/v1/tickets/{id}/history"), &requester).await;
+    assert!(!history.to_string().contains("delivery_failure"));
+    let messages = json_of(t, &format!("/api/v1/tickets/{id}/messages"), &requester).await;
+    assert!(!messages.to_string().contains("bounce"));
 
     // Steward's own address: ignored.
     let r = deliver(t, mail(DESK, "loop", "loop@desk.test", "", "loop")).await;
