@@ -165,6 +165,17 @@ async fn mail_corpus_decodes_chinese_and_keeps_attachments(t: &TestApp) {
         "{html}"
     );
     assert!(!html.contains("tracker.example"), "{html}");
+    // The message page shows that HTML, sanitised, as markup (not escaped text).
+    let browser = Browser::login(t, "admin@desk.test").await;
+    let (status, page) = browser
+        .get(&format!("/admin/quarantine/{}", r.inbound_id))
+        .await;
+    assert_eq!(status, 200);
+    assert!(page.contains("<b>flicker-zebra</b>"), "{page}");
+    assert!(
+        !page.contains("steal()") && !page.contains("tracker.example"),
+        "{page}"
+    );
 
     // multipart/related + alternative: the plain text wins, the inline image is kept.
     let r = deliver(t, corpus("alternative_inline.eml")).await;

@@ -315,3 +315,42 @@ pub fn sanitise_html(html: &str) -> String {
         .clean(html)
         .to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::sanitise_html;
+
+    #[test]
+    fn sanitised_mail_html_has_no_active_content() {
+        let html = sanitise_html(
+            r#"<p onclick="x()">Hi</p><script>alert(1)</script><style>p{}</style>
+            <iframe src="https://e.test"></iframe><object data="x"></object><form action="/x"><input></form>
+            <meta http-equiv="refresh" content="0;url=https://e.test"><base href="https://e.test/">
+            <a href="javascript:alert(1)">j</a><a href="data:text/html,<script>x</script>">d</a>
+            <a href="https://ok.test/">ok</a><img src="https://track.test/p.png"><img src="cid:logo@x">
+            <svg><script>alert(2)</script></svg><img src="x" onerror="alert(3)"><p style="background:url(https://t.test)">s</p>"#,
+        );
+        let lower = html.to_lowercase();
+        for bad in [
+            "<script",
+            "onclick",
+            "onerror",
+            "<style",
+            "<iframe",
+            "<object",
+            "<form",
+            "<input",
+            "<meta",
+            "<base",
+            "javascript:",
+            "data:text",
+            "track.test",
+            "<svg",
+            "style=",
+        ] {
+            assert!(!lower.contains(bad), "{bad} in {html}");
+        }
+        assert!(html.contains(r#"href="https://ok.test/""#));
+        assert!(html.contains(r#"src="cid:logo@x""#));
+    }
+}
