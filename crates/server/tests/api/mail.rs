@@ -449,13 +449,33 @@ async fn mail_keeps_other_peoples_mail_off_a_ticket(t: &TestApp) {
     let team = t.team("Service desk").await;
     let agent = t.user("agent@desk.test", "agent", None, vec![team]).await;
     let requester = t.user("req@acme.test", "requester", None, vec![]).await;
-    t.user("other@acme.test", "requester", None, vec![]).await;
-    mailbox(t, &admin, json!({"team_id": team})).await;
+    let other = t.user("other@acme.test", "requester", None, vec![]).await;
+    let box_id = mailbox(t, &admin, json!({"team_id": team})).await["id"]
+        .as_i64()
+        .unwrap();
     let first = deliver(
         t,
         mail("req@acme.test", "Disk full", "own-1@acme.test", "", "Full"),
     )
     .await;
+    // Someone else's ticket's mail: 404; the admin's actions: 403 for staff.
+    let messages = format!("/api/v1/tickets/{}/messages", first.ticket_id.unwrap());
+    problem(t.get(&messages, &other).await, 404, None).await;
+    let m = first.inbound_id;
+    for path in [
+        format!("/api/v1/inbound-messages/{m}/reprocess"),
+        format!("/api/v1/inbound-messages/{m}/dismiss"),
+    ] {
+        problem(t.post(&path, &agent, json!({})).await, 403, None).await;
+    }
+    let res = t
+        .patch(
+            &format!("/api/v1/mailboxes/{box_id}"),
+            &agent,
+            json!({"name": "x"}),
+        )
+        .await;
+    problem(res, 403, None).await;
     let id = first.ticket_id.unwrap();
     let number = ticket_of(t, &first, &agent).await["number"]
         .as_str()
