@@ -142,6 +142,21 @@ async fn mail_corpus_decodes_chinese_and_keeps_attachments(t: &TestApp) {
         .collect();
     names.sort();
     assert_eq!(names, vec!["报告.txt", "日志.log", "说明.txt"]);
+    // A text file is kept byte for byte, in its own charset (a GBK file stays GBK).
+    let report = files["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["filename"] == "报告.txt")
+        .unwrap();
+    let res = t
+        .get(&format!("/api/v1/attachments/{}", report["id"]), &admin)
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.bytes().await.unwrap().as_ref(),
+        b"\xb1\xa8\xb8\xe6\xc4\xda\xc8\xdd"
+    );
 
     // HTML only: the text is derived (and searchable), the HTML shown is sanitised.
     let r = deliver(t, corpus("html_only.eml")).await;

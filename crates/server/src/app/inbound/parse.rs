@@ -269,7 +269,8 @@ pub fn parse(raw: &[u8]) -> Option<ParsedMail> {
         };
         let bytes = match &part.body {
             PartType::Binary(b) | PartType::InlineBinary(b) => b.to_vec(),
-            PartType::Text(t) | PartType::Html(t) => t.as_bytes().to_vec(),
+            // The file as sent, not mail-parser's UTF-8 rendering of it.
+            PartType::Text(_) | PartType::Html(_) => transfer_decoded(raw, part),
             PartType::Message(inner) => inner.raw_message().to_vec(),
             PartType::Multipart(_) => continue,
         };
