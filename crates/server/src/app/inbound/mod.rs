@@ -134,7 +134,7 @@ pub async fn receive(
 }
 
 /// The key of a raw message in the blob store: content-addressed.
-pub fn blob_key(sha256: &str) -> String {
+fn blob_key(sha256: &str) -> String {
     format!("mail/{}/{sha256}", &sha256[..2])
 }
 
