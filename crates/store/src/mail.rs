@@ -369,17 +369,21 @@ pub async fn stalled_messages(
     Ok(rows.iter().map(message).collect::<sqlx::Result<_>>()?)
 }
 
-/// How many messages this sender sent since `since` (the flood limit).
+/// How many messages this sender sent since `since` that arrived before message `before_id`,
+/// whatever became of them (the flood limit; messages still being processed count too).
 pub async fn count_from_sender(
     conn: &mut AnyConnection,
     from_address: &str,
     since: i64,
+    before_id: i64,
 ) -> Result<i64> {
     let row = sqlx::query(
-        "SELECT COUNT(*) FROM inbound_messages WHERE from_address = $1 AND received_at >= $2",
+        "SELECT COUNT(*) FROM inbound_messages WHERE from_address = $1 AND received_at >= $2 \
+         AND id < $3",
     )
     .bind(from_address)
     .bind(since)
+    .bind(before_id)
     .fetch_one(conn)
     .await?;
     Ok(row.try_get(0)?)

@@ -46,6 +46,7 @@ mail-reprocess = Process again
 mail-unreadable = The message could not be read as MIME; the original is kept and can be downloaded.
 mail-text = Text
 mail-quoted = Quoted earlier messages
+mail-html = The message as sent (HTML, made safe: no scripts, no remote images)
 mail-files = Attachments
 mail-headers = Headers
 mail-status-received = Received

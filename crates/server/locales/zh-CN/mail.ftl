@@ -46,6 +46,7 @@ mail-reprocess = 重新处理
 mail-unreadable = 无法按 MIME 解析此邮件；原始邮件已保存，可以下载。
 mail-text = 正文
 mail-quoted = 引用的往来邮件
+mail-html = 邮件原貌（HTML，已去除脚本和外部图片）
 mail-files = 附件
 mail-headers = 邮件头
 mail-status-received = 已收到

@@ -33,6 +33,9 @@ pub const STAFF_ONLY_ACTIONS: &[&str] = &[
     "page",
     "acknowledge_major",
     "major_response_overdue",
+    // A notification that bounced (app::inbound): the desk's matter, with a mail server's
+    // address in it.
+    "delivery_failure",
 ];
 pub const DESCRIPTION_MAX: usize = 20_000;
 pub const COMMENT_MAX: usize = 20_000;

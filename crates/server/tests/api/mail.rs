@@ -9,6 +9,8 @@ use steward_server::app::inbound::{self, Received, Source};
 on_both_databases!(
     mail_corpus_decodes_chinese_and_keeps_attachments,
     mail_threads_replies_by_tag_and_message_ids,
+    mail_keeps_other_peoples_mail_off_a_ticket,
+    mail_flood_limit_counts_messages_still_in_flight,
     mail_loops_bounces_and_floods_raise_no_events,
     mail_unknown_senders_follow_the_mailbox_policy,
     mail_api_guards_mailboxes_and_messages,
@@ -140,6 +142,21 @@ async fn mail_corpus_decodes_chinese_and_keeps_attachments(t: &TestApp) {
         .collect();
     names.sort();
     assert_eq!(names, vec!["报告.txt", "日志.log", "说明.txt"]);
+    // A text file is kept byte for byte, in its own charset (a GBK file stays GBK).
+    let report = files["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["filename"] == "报告.txt")
+        .unwrap();
+    let res = t
+        .get(&format!("/api/v1/attachments/{}", report["id"]), &admin)
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.bytes().await.unwrap().as_ref(),
+        b"\xb1\xa8\xb8\xe6\xc4\xda\xc8\xdd"
+    );
 
     // HTML only: the text is derived (and searchable), the HTML shown is sanitised.
     let r = deliver(t, corpus("html_only.eml")).await;
@@ -163,6 +180,17 @@ async fn mail_corpus_decodes_chinese_and_keeps_attachments(t: &TestApp) {
         "{html}"
     );
     assert!(!html.contains("tracker.example"), "{html}");
+    // The message page shows that HTML, sanitised, as markup (not escaped text).
+    let browser = Browser::login(t, "admin@desk.test").await;
+    let (status, page) = browser
+        .get(&format!("/admin/quarantine/{}", r.inbound_id))
+        .await;
+    assert_eq!(status, 200);
+    assert!(page.contains("<b>flicker-zebra</b>"), "{page}");
+    assert!(
+        !page.contains("steal()") && !page.contains("tracker.example"),
+        "{page}"
+    );
 
     // multipart/related + alternative: the plain text wins, the inline image is kept.
     let r = deliver(t, corpus("alternative_inline.eml")).await;
@@ -431,9 +459,115 @@ async fn mail_threads_replies_by_tag_and_message_ids(t: &TestApp) {
     assert!(follow["description"].as_str().unwrap().contains(&number));
 }
 
+async fn mail_keeps_other_peoples_mail_off_a_ticket(t: &TestApp) {
+    let admin = t.user("admin@desk.test", "admin", None, vec![]).await;
+    let team = t.team("Service desk").await;
+    let agent = t.user("agent@desk.test", "agent", None, vec![team]).await;
+    let requester = t.user("req@acme.test", "requester", None, vec![]).await;
+    let other = t.user("other@acme.test", "requester", None, vec![]).await;
+    let box_id = mailbox(t, &admin, json!({"team_id": team})).await["id"]
+        .as_i64()
+        .unwrap();
+    let first = deliver(
+        t,
+        mail("req@acme.test", "Disk full", "own-1@acme.test", "", "Full"),
+    )
+    .await;
+    // Someone else's ticket's mail: 404; the admin's actions: 403 for staff.
+    let messages = format!("/api/v1/tickets/{}/messages", first.ticket_id.unwrap());
+    problem(t.get(&messages, &other).await, 404, None).await;
+    let m = first.inbound_id;
+    for path in [
+        format!("/api/v1/inbound-messages/{m}/reprocess"),
+        format!("/api/v1/inbound-messages/{m}/dismiss"),
+    ] {
+        problem(t.post(&path, &agent, json!({})).await, 403, None).await;
+    }
+    let res = t
+        .patch(
+            &format!("/api/v1/mailboxes/{box_id}"),
+            &agent,
+            json!({"name": "x"}),
+        )
+        .await;
+    problem(res, 403, None).await;
+    let id = first.ticket_id.unwrap();
+    let number = ticket_of(t, &first, &agent).await["number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // The agent answers by mail: a public comment, but the agent's message (address, quoted
+    // history) is not the requester's to list.
+    let r = deliver(
+        t,
+        mail(
+            "Agent <AGENT@desk.test>",
+            &format!("Re: [{number}] Disk full"),
+            "own-2@desk.test",
+            "",
+            "Cleaned up.\r\n\r\nOn Mon, 23 Nov 2026, Req wrote:\r\n> Full",
+        ),
+    )
+    .await;
+    assert_eq!(r.ticket_id, Some(id));
+    let path = format!("/api/v1/tickets/{id}/messages");
+    let mine = json_of(t, &path, &requester).await;
+    let senders: Vec<&str> = mine["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["from_address"].as_str().unwrap())
+        .collect();
+    assert_eq!(senders, vec!["req@acme.test"]);
+    assert_eq!(
+        json_of(t, &path, &agent).await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // An automatic reply from someone who may not answer the ticket, carrying its tag: ignored
+    // and linked to nothing, so it shows on no ticket and threads nothing later.
+    let r = deliver(
+        t,
+        mail(
+            "other@acme.test",
+            &format!("Out of office: [{number}]"),
+            "own-3@acme.test",
+            "Auto-Submitted: auto-replied\r\n",
+            "Away",
+        ),
+    )
+    .await;
+    assert_eq!((r.status.as_str(), r.ticket_id), ("ignored", None));
+    assert_eq!(
+        json_of(t, &path, &agent).await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // Steward's own outbound From address, in another case, is Steward talking to itself.
+    let own = t.app.outbound.from.email.to_string().to_uppercase();
+    let before = scalar(t, "SELECT COUNT(*) FROM tickets").await;
+    let r = deliver(t, mail(&own, "Loop?", "own-4@desk.test", "", "Hello")).await;
+    assert_eq!((r.status.as_str(), r.ticket_id), ("ignored", None));
+    let detail = json_of(
+        t,
+        &format!("/api/v1/inbound-messages/{}", r.inbound_id),
+        &admin,
+    )
+    .await;
+    assert_eq!(detail["message"]["outcome"], "own_address");
+    assert_eq!(scalar(t, "SELECT COUNT(*) FROM tickets").await, before);
+}
+
 async fn mail_loops_bounces_and_floods_raise_no_events(t: &TestApp) {
     let admin = t.user("admin@desk.test", "admin", None, vec![]).await;
-    t.user("req@acme.test", "requester", None, vec![]).await;
+    let requester = t.user("req@acme.test", "requester", None, vec![]).await;
     mailbox(t, &admin, json!({})).await;
     let first = deliver(
         t,
@@ -563,6 +697,11 @@ async fn mail_loops_bounces_and_floods_raise_no_events(t: &TestApp) {
         .unwrap()
         .iter()
         .any(|m| m["outcome"] == "bounce"));
+    // The requester sees neither the failure in the history nor the bounce in the mail.
+    let history = json_of(t, &format!("/api/v1/tickets/{id}/history"), &requester).await;
+    assert!(!history.to_string().contains("delivery_failure"));
+    let messages = json_of(t, &format!("/api/v1/tickets/{id}/messages"), &requester).await;
+    assert!(!messages.to_string().contains("bounce"));
 
     // Steward's own address: ignored.
     let r = deliver(t, mail(DESK, "loop", "loop@desk.test", "", "loop")).await;
@@ -595,6 +734,61 @@ async fn mail_loops_bounces_and_floods_raise_no_events(t: &TestApp) {
         .as_str()
         .unwrap()
         .starts_with("rate limit"));
+}
+
+async fn mail_flood_limit_counts_messages_still_in_flight(t: &TestApp) {
+    let admin = t.user("admin@desk.test", "admin", None, vec![]).await;
+    t.user("flood@acme.test", "requester", None, vec![]).await;
+    mailbox(t, &admin, json!({})).await;
+    for i in 0..19 {
+        let r = deliver(
+            t,
+            mail(
+                "flood@acme.test",
+                "x",
+                &format!("fl-{i}@acme.test"),
+                "",
+                "x",
+            ),
+        )
+        .await;
+        assert_eq!(r.status, "processed");
+    }
+    // Eight more through mailgate's path; the worker processes its claimed jobs side by side,
+    // so none of them is settled when another counts the sender's recent mail.
+    let mut ids = Vec::new();
+    for i in 19..27 {
+        let raw = mail(
+            "flood@acme.test",
+            "x",
+            &format!("fl-{i}@acme.test"),
+            "",
+            "x",
+        );
+        ids.push(inbound::accept(&t.app, DESK, raw).await.unwrap().0.id);
+    }
+    {
+        let mut conn = t.app.read().await.unwrap();
+        sqlx::query("DELETE FROM jobs WHERE kind <> 'mail.process'")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+    }
+    let ran = steward_server::app::jobs::run_due(&t.app, "test-node")
+        .await
+        .unwrap();
+    assert_eq!(ran, 8);
+    let mut statuses = Vec::new();
+    for id in ids {
+        let m = json_of(t, &format!("/api/v1/inbound-messages/{id}"), &admin).await;
+        statuses.push(m["message"]["status"].as_str().unwrap().to_string());
+    }
+    // The 20th message is taken; the 21st to the 27th are a flood.
+    assert_eq!(statuses[0], "processed");
+    assert!(
+        statuses[1..].iter().all(|s| s == "quarantined"),
+        "{statuses:?}"
+    );
 }
 
 async fn mail_unknown_senders_follow_the_mailbox_policy(t: &TestApp) {

@@ -13,7 +13,7 @@ use crate::app::{attachments, now, Actor, App, AppError, AppResult, AuditTrail};
 use bytes::Bytes;
 use object_store::PutPayload;
 use sha2::{Digest, Sha256};
-use steward_core::{Capability, Channel, Status};
+use steward_core::{Capability, Channel, Status, TicketKind};
 use steward_store::mail::{self, Disposition, InboundMessage, Mailbox};
 use steward_store::tickets::{self, Attachment, Scope, Ticket};
 use steward_store::{accounts as user_store, catalogue, search, WriteCtx};
@@ -22,8 +22,8 @@ use steward_store::{accounts as user_store, catalogue, search, WriteCtx};
 const RATE_LIMIT_MESSAGES: i64 = 20;
 /// ... within this window go to the quarantine (a mail loop or a flood, not a person typing).
 const RATE_LIMIT_WINDOW_MICROS: i64 = 10 * 60 * 1_000_000;
-/// Ticket number prefixes a subject tag may carry.
-const TAG_PREFIXES: [&str; 4] = ["INC", "REQ", "PRB", "CHG"];
+/// The kinds whose ticket numbers a subject tag may carry.
+const TAG_KINDS: [TicketKind; 2] = [TicketKind::Incident, TicketKind::ServiceRequest];
 
 /// Ticket numbers tagged in a subject: `[INC-000123]`.
 pub(crate) fn subject_tags(subject: &str) -> Vec<String> {
@@ -33,7 +33,7 @@ pub(crate) fn subject_tags(subject: &str) -> Vec<String> {
         let Some(end) = rest.find(']') else { break };
         let tag = rest[..end].trim().to_ascii_uppercase();
         if let Some((prefix, digits)) = tag.split_once('-') {
-            if TAG_PREFIXES.contains(&prefix)
+            if TAG_KINDS.iter().any(|k| k.prefix() == prefix)
                 && !digits.is_empty()
                 && digits.chars().all(|c| c.is_ascii_digit())
             {
@@ -94,7 +94,7 @@ pub(crate) async fn handle(app: App, m: InboundMessage, raw: Bytes) -> AppResult
         None => None,
     }
     .ok_or_else(|| AppError::Internal("the message's mailbox is gone".into()))?;
-    if mail::mailbox_addresses(&mut conn).await?.contains(&from) {
+    if is_own_address(&app, &mut conn, &from).await? {
         let d = Disposition {
             status: "ignored".into(),
             outcome: Some("own_address".into()),
@@ -106,8 +106,8 @@ pub(crate) async fn handle(app: App, m: InboundMessage, raw: Bytes) -> AppResult
         drop(conn);
         return delivery_failure(&app, &m, &p, base).await;
     }
-    let recent =
-        mail::count_from_sender(&mut conn, &from, m.received_at - RATE_LIMIT_WINDOW_MICROS).await?;
+    let since = m.received_at - RATE_LIMIT_WINDOW_MICROS;
+    let recent = mail::count_from_sender(&mut conn, &from, since, m.id).await?;
     if recent >= RATE_LIMIT_MESSAGES {
         let reason = format!(
             "rate limit: more than {RATE_LIMIT_MESSAGES} messages in 10 minutes from {from}"
@@ -124,15 +124,20 @@ pub(crate) async fn handle(app: App, m: InboundMessage, raw: Bytes) -> AppResult
     };
     let threaded = thread(&mut conn, &p).await?;
     drop(conn);
+    // A thread counts only for a sender who may answer that ticket: someone who copies a
+    // subject tag gets neither a comment nor anything else linked to another person's ticket.
+    let threaded = match (threaded, &actor) {
+        (Some(t), Some(a)) if may_reply(&app, a, &t).await? => Some(t),
+        _ => None,
+    };
     let (files, not_kept) = store_files(&app, &p.files).await?;
     let base = Disposition {
         reason: (!not_kept.is_empty()).then(|| format!("not kept: {}", not_kept.join("; "))),
         ..base
     };
     if let (Some(t), Some(actor)) = (&threaded, &actor) {
-        let final_status = t.status.parse::<Status>().is_ok_and(|s| s.is_final());
-        if !final_status && may_reply(&app, actor, t).await? {
-            return reply(&app, &m, &p, actor.clone(), t.clone(), files, base).await;
+        if !is_final(t) {
+            return reply(&app, &m, &p, actor.clone(), t.id, files, base).await;
         }
     }
     if p.automatic {
@@ -161,9 +166,24 @@ pub(crate) async fn handle(app: App, m: InboundMessage, raw: Bytes) -> AppResult
     // requester's problem came back, and the closed record stays as it was).
     let follow_up = threaded
         .as_ref()
-        .filter(|t| t.status.parse::<Status>().is_ok_and(|s| s.is_final()))
+        .filter(|t| is_final(t))
         .map(|t| t.number.clone());
     new_ticket(&app, &m, &p, &mailbox, actor, follow_up, files, base).await
+}
+
+fn is_final(t: &Ticket) -> bool {
+    t.status.parse::<Status>().is_ok_and(|s| s.is_final())
+}
+
+/// Mail from Steward itself: any mailbox address or the From address outbound mail carries
+/// (compared case-insensitively; both sides are lower-cased).
+async fn is_own_address(app: &App, conn: &mut sqlx::AnyConnection, from: &str) -> AppResult<bool> {
+    let outbound_from = app.outbound.from.email.to_string().to_lowercase();
+    Ok(from == outbound_from
+        || mail::mailbox_addresses(conn)
+            .await?
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(from)))
 }
 
 /// The ticket a message answers: a subject tag first (QQ Mail drops References), then
@@ -310,17 +330,21 @@ async fn settle_in(
 }
 
 /// The answer when a concurrent run settled the message first: the row as that run left it.
+/// Any other conflict (a ticket closed meanwhile) is the caller's error: the message is
+/// quarantined with it.
 async fn settled_elsewhere(
     app: &App,
     id: i64,
     r: AppResult<InboundMessage>,
 ) -> AppResult<InboundMessage> {
     match r {
-        Err(AppError::Conflict { .. }) => {
+        Err(e @ AppError::Conflict { .. }) => {
             let mut conn = app.read().await?;
-            mail::get_message(&mut conn, id)
-                .await?
-                .ok_or(AppError::NotFound)
+            match mail::get_message(&mut conn, id).await? {
+                Some(m) if m.status != "received" => Ok(m),
+                Some(_) => Err(e),
+                None => Err(AppError::NotFound),
+            }
         }
         other => other,
     }
@@ -396,7 +420,7 @@ async fn reply(
     m: &InboundMessage,
     p: &ParsedMail,
     actor: Actor,
-    t: Ticket,
+    ticket_id: i64,
     files: Vec<StoredFile>,
     base: Disposition,
 ) -> AppResult<InboundMessage> {
@@ -416,9 +440,14 @@ async fn reply(
         .write(move |ctx| {
             Box::pin(async move {
                 let now = now();
+                // Read again in this write: the ticket may have been closed or resumed since
+                // it was threaded (a closed one refuses the comment; the message is quarantined).
+                let t = tickets::get(&mut ctx.conn, &Scope::All, ticket_id)
+                    .await?
+                    .ok_or(AppError::NotFound)?;
                 let comment =
                     insert_comment_in(&app2, ctx, &actor, &t, &body, &doc, internal, now).await?;
-                attach_files(ctx, &actor, t.id, Some(comment), &files, now).await?;
+                attach_files(ctx, &actor, ticket_id, Some(comment), &files, now).await?;
                 let d = Disposition {
                     status: "processed".into(),
                     outcome: Some(
@@ -429,7 +458,7 @@ async fn reply(
                         }
                         .into(),
                     ),
-                    ticket_id: Some(t.id),
+                    ticket_id: Some(ticket_id),
                     comment_id: Some(comment),
                     ..base
                 };

@@ -277,8 +277,9 @@ pub async fn dismiss(app: &App, actor: &Actor, id: i64) -> AppResult<MessageView
         .await
 }
 
-/// The mail of a ticket, oldest first. Requesters see only the mail that became the ticket or
-/// a public reply.
+/// The mail of a ticket, oldest first. Requesters see only their own mail that became the
+/// ticket or a public reply: not automatic mail or bounces, and not what others sent (a staff
+/// member's emailed reply, a colleague's).
 pub async fn ticket_messages(
     app: &App,
     actor: &Actor,
@@ -298,9 +299,13 @@ pub async fn ticket_messages(
         .iter()
         .filter(|m| {
             staff
-                || m.outcome
+                || (m
+                    .outcome
                     .as_deref()
                     .is_some_and(|o| PUBLIC_OUTCOMES.contains(&o))
+                    && m.from_address
+                        .as_deref()
+                        .is_some_and(|f| f.eq_ignore_ascii_case(&actor.email)))
         })
         .map(MessageView::from)
         .collect();

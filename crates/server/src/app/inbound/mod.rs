@@ -10,6 +10,7 @@ pub mod parse;
 pub mod quote;
 
 use super::{now, App, AppError, AppResult};
+use mail_parser::MessageParser;
 use object_store::path::Path;
 use object_store::{ObjectStore, PutPayload};
 use sha2::{Digest, Sha256};
@@ -136,36 +137,8 @@ pub async fn receive(
 }
 
 /// The key of a raw message in the blob store: content-addressed.
-pub fn blob_key(sha256: &str) -> String {
+fn blob_key(sha256: &str) -> String {
     format!("mail/{}/{sha256}", &sha256[..2])
-}
-
-/// The Message-ID from the header block, read without parsing the whole message (which may be
-/// too large to parse).
-fn header_message_id(raw: &[u8]) -> Option<String> {
-    let head_end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .or_else(|| raw.windows(2).position(|w| w == b"\n\n"))
-        .unwrap_or(raw.len())
-        .min(256 * 1024);
-    let head = String::from_utf8_lossy(&raw[..head_end]);
-    let mut lines = head.lines().peekable();
-    while let Some(line) = lines.next() {
-        let Some((name, value)) = line.split_once(':') else {
-            continue;
-        };
-        if !name.trim().eq_ignore_ascii_case("message-id") {
-            continue;
-        }
-        let mut value = value.to_string();
-        while let Some(next) = lines.peek().filter(|l| l.starts_with([' ', '\t'])) {
-            value.push_str(next);
-            lines.next();
-        }
-        return parse::normalise_message_id(&value);
-    }
-    None
 }
 
 /// Stores the raw bytes, then the row (taking the Message-ID once). Returns the row and whether
@@ -241,7 +214,16 @@ async fn put_raw(
 ) -> AppResult<InboundMessage> {
     let sha = hex::encode(Sha256::digest(&raw));
     let key = blob_key(&sha);
-    let message_id = header_message_id(&raw).unwrap_or_else(|| format!("sha256:{sha}"));
+    // Only the header block is read here (the message may be too large to parse); the sender
+    // is kept from the start so that the flood limit counts messages still being processed.
+    let (message_id, from_address) = match MessageParser::default().parse_headers(&raw) {
+        Some(head) => (
+            head.message_id().and_then(parse::normalise_message_id),
+            parse::sender_address(&head),
+        ),
+        None => (None, None),
+    };
+    let message_id = message_id.unwrap_or_else(|| format!("sha256:{sha}"));
     let size = raw.len() as i64;
     blobs
         .put(&Path::from(key.as_str()), PutPayload::from(raw))
@@ -254,6 +236,7 @@ async fn put_raw(
         size,
         sha256: sha,
         source: source.as_str().into(),
+        from_address,
         status: "received".into(),
         received_at: now(),
         ..InboundMessage::default()
@@ -285,6 +268,16 @@ pub(crate) fn quarantined(reason: impl Into<String>) -> Disposition {
 /// Processes a stored message under the time limit. A failure or a timeout quarantines it; a
 /// panic leaves it `received` for the recovery job, until MAX_ATTEMPTS.
 pub(crate) async fn process(app: &App, m: InboundMessage) -> AppResult<Received> {
+    guarded(app, m, intake::handle).await
+}
+
+/// Runs `handle` on a stored message with the intake's guards: the attempt counted first (so
+/// a panic counts), the size cap, the time limit, and a panic caught.
+async fn guarded<H, F>(app: &App, m: InboundMessage, handle: H) -> AppResult<Received>
+where
+    H: FnOnce(App, InboundMessage, bytes::Bytes) -> F,
+    F: std::future::Future<Output = AppResult<InboundMessage>> + Send + 'static,
+{
     let id = m.id;
     let attempts = app
         .store
@@ -312,7 +305,7 @@ pub(crate) async fn process(app: &App, m: InboundMessage) -> AppResult<Received>
         .bytes()
         .await
         .map_err(|e| AppError::Internal(format!("raw message {id}: {e}")))?;
-    let task = tokio::spawn(intake::handle(app.clone(), m, raw));
+    let task = tokio::spawn(handle(app.clone(), m, raw));
     let abort = task.abort_handle();
     let outcome = tokio::time::timeout(PROCESS_TIME_LIMIT, task).await;
     let settled = match outcome {
@@ -333,4 +326,66 @@ pub(crate) async fn process(app: &App, m: InboundMessage) -> AppResult<Received>
         }
     };
     Ok(Received::of(&settled, false))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use steward_store::Store;
+
+    /// A handler that panics (a bug reached by some message): the message stays `received`
+    /// for the recovery job each time, and after MAX_ATTEMPTS it is quarantined, never lost.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_mail_whose_processing_panics_is_kept_then_quarantined() {
+        let dir = std::env::temp_dir().join(format!(
+            "steward-mail-panic-{}-{}",
+            std::process::id(),
+            now()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}", dir.join("test.db").display());
+        let db = Store::open_unchecked(&url, 2).await.unwrap();
+        db.migrate().await.unwrap();
+        let app = crate::cli::build_app(db, dir.join("blobs").to_str().unwrap()).unwrap();
+        let mailbox = mail::Mailbox {
+            address: "help@desk.test".into(),
+            name: "Help".into(),
+            unknown_sender: "quarantine".into(),
+            active: true,
+            version: 1,
+            ..mail::Mailbox::default()
+        };
+        app.store
+            .write(move |ctx| {
+                Box::pin(async move { mail::insert_mailbox(&mut ctx.conn, &mailbox).await })
+            })
+            .await
+            .unwrap();
+        let raw = b"From: a@b.test\r\nMessage-ID: <p@b.test>\r\nSubject: x\r\n\r\nbody\r\n";
+        let (stored, _) = store(&app, "help@desk.test", raw.to_vec(), Source::Imap)
+            .await
+            .unwrap();
+        let panics =
+            |_: App, _: InboundMessage, _: bytes::Bytes| async { panic!("a bug in processing") };
+        let current = |app: App| async move {
+            let mut conn = app.read().await.unwrap();
+            mail::get_message(&mut conn, stored.id)
+                .await
+                .unwrap()
+                .unwrap()
+        };
+        for attempt in 1..=MAX_ATTEMPTS {
+            let m = current(app.clone()).await;
+            assert!(guarded(&app, m, panics).await.is_err());
+            let m = current(app.clone()).await;
+            assert_eq!((m.status.as_str(), m.attempts), ("received", attempt));
+        }
+        let r = guarded(&app, current(app.clone()).await, panics)
+            .await
+            .unwrap();
+        assert_eq!(r.status, "quarantined");
+        let m = current(app.clone()).await;
+        assert!(m.reason.unwrap().starts_with("processing failed"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

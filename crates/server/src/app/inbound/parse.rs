@@ -183,6 +183,15 @@ fn addresses(a: Option<&mail_parser::Address<'_>>) -> Vec<String> {
     .unwrap_or_default()
 }
 
+/// The first From address, lower-cased.
+pub fn sender_address(m: &Message<'_>) -> Option<String> {
+    m.from()
+        .and_then(|f| f.first())
+        .and_then(|a| a.address())
+        .map(|a| a.trim().to_lowercase())
+        .filter(|a| !a.is_empty())
+}
+
 /// Reads the message. None when nothing MIME-like could be made of it.
 pub fn parse(raw: &[u8]) -> Option<ParsedMail> {
     let m = MessageParser::default().parse(raw)?;
@@ -196,8 +205,8 @@ pub fn parse(raw: &[u8]) -> Option<ParsedMail> {
         automatic: is_automatic(&m),
         ..ParsedMail::default()
     };
+    p.from_address = sender_address(&m);
     if let Some(from) = m.from().and_then(|f| f.first()) {
-        p.from_address = from.address().map(|a| a.trim().to_lowercase());
         // The display name decoded again from the raw header, so split words are joined.
         let raw_name = raw_header(&m, "From")
             .and_then(|v| v.rsplit_once('<').map(|(name, _)| name.to_string()));
@@ -260,7 +269,8 @@ pub fn parse(raw: &[u8]) -> Option<ParsedMail> {
         };
         let bytes = match &part.body {
             PartType::Binary(b) | PartType::InlineBinary(b) => b.to_vec(),
-            PartType::Text(t) | PartType::Html(t) => t.as_bytes().to_vec(),
+            // The file as sent, not mail-parser's UTF-8 rendering of it.
+            PartType::Text(_) | PartType::Html(_) => transfer_decoded(raw, part),
             PartType::Message(inner) => inner.raw_message().to_vec(),
             PartType::Multipart(_) => continue,
         };
@@ -305,4 +315,43 @@ pub fn sanitise_html(html: &str) -> String {
         })
         .clean(html)
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sanitise_html;
+
+    #[test]
+    fn sanitised_mail_html_has_no_active_content() {
+        let html = sanitise_html(
+            r#"<p onclick="x()">Hi</p><script>alert(1)</script><style>p{}</style>
+            <iframe src="https://e.test"></iframe><object data="x"></object><form action="/x"><input></form>
+            <meta http-equiv="refresh" content="0;url=https://e.test"><base href="https://e.test/">
+            <a href="javascript:alert(1)">j</a><a href="data:text/html,<script>x</script>">d</a>
+            <a href="https://ok.test/">ok</a><img src="https://track.test/p.png"><img src="cid:logo@x">
+            <svg><script>alert(2)</script></svg><img src="x" onerror="alert(3)"><p style="background:url(https://t.test)">s</p>"#,
+        );
+        let lower = html.to_lowercase();
+        for bad in [
+            "<script",
+            "onclick",
+            "onerror",
+            "<style",
+            "<iframe",
+            "<object",
+            "<form",
+            "<input",
+            "<meta",
+            "<base",
+            "javascript:",
+            "data:text",
+            "track.test",
+            "<svg",
+            "style=",
+        ] {
+            assert!(!lower.contains(bad), "{bad} in {html}");
+        }
+        assert!(html.contains(r#"href="https://ok.test/""#));
+        assert!(html.contains(r#"src="cid:logo@x""#));
+    }
 }

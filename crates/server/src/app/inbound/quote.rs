@@ -12,10 +12,19 @@ fn starts_history(line: &str, next: Option<&str>) -> bool {
     if t.starts_with("---") && (lower.contains("original message") || t.contains("原始邮件")) {
         return true;
     }
-    // "On Tue, 3 Mar 2026, Li Lei <li@x.cn> wrote:", "在 2026年3月3日，李雷 写道：".
-    if (lower.starts_with("on ") && lower.ends_with("wrote:"))
-        || (t.starts_with('在') && (t.ends_with("写道：") || t.ends_with("写道:")))
+    // "On Tue, 3 Mar 2026, Li Lei <li@x.cn> wrote:" (Gmail wraps it onto two lines when the
+    // address is long), "在 2026年3月3日，李雷 写道：", Gmail in Chinese "李雷 <li@x.cn>
+    // 于2026年3月3日周二 10:00写道：".
+    let next_lower = next.map(|n| n.trim().to_lowercase());
+    if lower.starts_with("on ")
+        && (lower.ends_with("wrote:")
+            || next_lower
+                .as_deref()
+                .is_some_and(|n| n.ends_with("wrote:") && !n.starts_with('>')))
     {
+        return true;
+    }
+    if t.ends_with("写道：") || t.ends_with("写道:") {
         return true;
     }
     // Outlook without a separator: "From: ..." followed by "Sent: ..." (or 发件人 / 发送时间).
@@ -66,6 +75,14 @@ mod tests {
             ),
             ("yes\nFrom: Desk\nSent: Monday\nTo: me", "yes"),
             ("top\n> quoted\n> more", "top"),
+            (
+                "Done.\n\nOn Mon, 2 Mar 2026 at 10:00, Service Desk <servicedesk@example.com>\nwrote:\n> old",
+                "Done.",
+            ),
+            (
+                "已处理\n\n服务台 <servicedesk@example.com> 于2026年3月2日周一 10:00写道：\n> 旧",
+                "已处理",
+            ),
         ] {
             let (n, h) = split(body);
             assert_eq!(n, new, "{body}");
