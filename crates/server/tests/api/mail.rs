@@ -765,7 +765,9 @@ async fn mail_flood_limit_counts_messages_still_in_flight(t: &TestApp) {
             "",
             "x",
         );
-        ids.push(inbound::accept(&t.app, DESK, raw).await.unwrap().0.id);
+        let mut conn = t.app.read().await.unwrap();
+        let stored = inbound::accept(&mut conn, t.app.blobs.as_ref(), DESK, raw).await;
+        ids.push(stored.unwrap().0.id);
     }
     {
         let mut conn = t.app.read().await.unwrap();
