@@ -264,3 +264,76 @@ pub async fn problem(res: Response, status: u16, field: Option<&str>) -> Value {
     }
     body
 }
+
+/// A signed-in browser session: the cookie and the CSRF token of its forms.
+pub struct Browser<'a> {
+    t: &'a TestApp,
+    /// The session cookie (`name=value`), for requests a test makes by hand.
+    pub cookie: String,
+}
+
+impl<'a> Browser<'a> {
+    pub async fn login(t: &'a TestApp, email: &str) -> Browser<'a> {
+        let res = t
+            .client
+            .post(format!("{}/login", t.base))
+            .form(&[("email", email), ("password", PASSWORD), ("next", "/")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303, "login {email}");
+        let cookie = res.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        Browser { t, cookie }
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let res = self
+            .t
+            .client
+            .get(format!("{}{path}", self.t.base))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .unwrap();
+        (res.status().as_u16(), res.text().await.unwrap())
+    }
+
+    /// Posts a form with the session's CSRF token (read from `page`) and the same-origin
+    /// header a browser sends.
+    pub async fn post(&self, page: &str, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
+        let (_, html) = self.get(page).await;
+        let csrf = html
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .expect("the page has a form")
+            .to_string();
+        let mut form: Vec<(&str, &str)> = vec![("csrf", csrf.as_str())];
+        form.extend_from_slice(fields);
+        let res = self
+            .t
+            .client
+            .post(format!("{}{path}", self.t.base))
+            .header("cookie", &self.cookie)
+            .header("origin", &self.t.base)
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let location = res
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let body = res.text().await.unwrap();
+        (status, if status == 303 { location } else { body })
+    }
+}

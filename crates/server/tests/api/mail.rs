@@ -1,7 +1,7 @@
 //! Email in: the corpus under tests/mail (written for Steward), threading, loops and floods,
 //! unknown senders and the quarantine, the mail API, and the mailgate binary.
 
-use crate::common::{problem, TestApp, User, PASSWORD};
+use crate::common::{problem, Browser, TestApp, User};
 use crate::on_both_databases;
 use serde_json::{json, Value};
 use steward_server::app::inbound::{self, Received, Source};
@@ -1319,72 +1319,6 @@ fn parser_joins_split_words_and_widens_gb2312() {
     let p = parse(&corpus("gbk_body.eml")).unwrap();
     assert_eq!(p.from_name.as_deref(), Some("张三"));
     assert_eq!(p.message_id.as_deref(), Some("gbk-1@acme.test"));
-}
-
-/// A signed-in browser: the session cookie, and forms posted with the page's CSRF token.
-struct Browser<'a> {
-    t: &'a TestApp,
-    cookie: String,
-}
-
-impl<'a> Browser<'a> {
-    async fn login(t: &'a TestApp, email: &str) -> Browser<'a> {
-        let res = t
-            .client
-            .post(format!("{}/login", t.base))
-            .form(&[("email", email), ("password", PASSWORD), ("next", "/")])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 303, "login {email}");
-        let cookie = res.headers()["set-cookie"].to_str().unwrap();
-        let cookie = cookie.split(';').next().unwrap().to_string();
-        Browser { t, cookie }
-    }
-
-    async fn get(&self, path: &str) -> (u16, String) {
-        let res = self
-            .t
-            .client
-            .get(format!("{}{path}", self.t.base))
-            .header("cookie", &self.cookie)
-            .send()
-            .await
-            .unwrap();
-        (res.status().as_u16(), res.text().await.unwrap())
-    }
-
-    /// Posts a form from `page` (for its CSRF token); a redirect answers with its location.
-    async fn post(&self, page: &str, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
-        let (_, html) = self.get(page).await;
-        let csrf = html
-            .split("name=\"csrf\" value=\"")
-            .nth(1)
-            .and_then(|s| s.split('"').next())
-            .expect("the page has a form")
-            .to_string();
-        let mut form: Vec<(&str, &str)> = vec![("csrf", csrf.as_str())];
-        form.extend_from_slice(fields);
-        let res = self
-            .t
-            .client
-            .post(format!("{}{path}", self.t.base))
-            .header("cookie", &self.cookie)
-            .header("origin", &self.t.base)
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
-        let status = res.status().as_u16();
-        let location = res
-            .headers()
-            .get("location")
-            .and_then(|l| l.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
-        let body = res.text().await.unwrap();
-        (status, if status == 303 { location } else { body })
-    }
 }
 
 async fn mail_admin_pages_create_edit_and_release_from_quarantine(t: &TestApp) {

@@ -3,7 +3,7 @@
 //! retries when the receiver is down, no double sends, no header injection, the templates API
 //! and who may see what.
 
-use crate::common::{problem, TestApp, User, PASSWORD};
+use crate::common::{problem, Browser, TestApp, User};
 use crate::on_both_databases;
 use mail_parser::{HeaderValue, MessageParser};
 use serde_json::{json, Value};
@@ -743,85 +743,17 @@ async fn requesters_see_no_templates_and_no_outbox(t: &TestApp) {
     problem(res, 403, None).await;
 }
 
-/// A signed-in browser: its session cookie.
-async fn login(t: &TestApp, email: &str) -> String {
-    let res = t
-        .client
-        .post(format!("{}/login", t.base))
-        .form(&[("email", email), ("password", PASSWORD), ("next", "/")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303, "login {email}");
-    res.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string()
-}
-
-async fn page(t: &TestApp, cookie: &str, path: &str) -> (u16, String) {
-    let res = t
-        .client
-        .get(format!("{}{path}", t.base))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap();
-    (res.status().as_u16(), res.text().await.unwrap())
-}
-
-/// Posts a form with the CSRF token of `from` (a page with a form) and the Origin a browser
-/// sends; a redirect answers with its location.
-async fn submit(
-    t: &TestApp,
-    cookie: &str,
-    from: &str,
-    path: &str,
-    fields: &[(&str, &str)],
-) -> (u16, String) {
-    let (_, html) = page(t, cookie, from).await;
-    let csrf = html
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .expect("the page has a form")
-        .to_string();
-    let mut form = vec![("csrf", csrf.as_str())];
-    form.extend_from_slice(fields);
-    let res = t
-        .client
-        .post(format!("{}{path}", t.base))
-        .header("cookie", cookie)
-        .header("origin", &t.base)
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    let location = res
-        .headers()
-        .get("location")
-        .and_then(|l| l.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    let body = res.text().await.unwrap();
-    (status, if status == 303 { location } else { body })
-}
-
 async fn pages_edit_templates_show_the_outbox_and_save_choices(t: &TestApp) {
     let admin = t.user("root@corp.test", "admin", None, vec![]).await;
     let requester = t.user("hank@corp.test", "requester", None, vec![]).await;
-    let browser = login(t, "root@corp.test").await;
-    let (status, html) = page(t, &browser, "/admin/mail-templates").await;
+    let browser = Browser::login(t, "root@corp.test").await;
+    let (status, html) = browser.get("/admin/mail-templates").await;
     assert_eq!(status, 200);
     assert!(html.contains("Public reply") && html.contains("mail.rejected"));
 
     // Both languages side by side, each with its preview.
     let edit = "/admin/mail-templates/ticket.created";
-    let (status, html) = page(t, &browser, edit).await;
+    let (status, html) = browser.get(edit).await;
     assert_eq!(status, 200);
     assert!(html.contains("[INC-000123] 我们已收到您的请求：打印机无法连接网络"));
     assert!(html
@@ -829,18 +761,17 @@ async fn pages_edit_templates_show_the_outbox_and_save_choices(t: &TestApp) {
 
     // A preview of unsaved wording saves nothing.
     let form = "/admin/mail-templates/ticket.created/en";
-    let (status, html) = submit(
-        t,
-        &browser,
-        edit,
-        form,
-        &[
-            ("action", "preview"),
-            ("subject", "Hey {{title}}"),
-            ("body", "Hi {{recipient}}"),
-        ],
-    )
-    .await;
+    let (status, html) = browser
+        .post(
+            edit,
+            form,
+            &[
+                ("action", "preview"),
+                ("subject", "Hey {{title}}"),
+                ("body", "Hi {{recipient}}"),
+            ],
+        )
+        .await;
     assert_eq!(status, 200);
     assert!(html.contains("[INC-000123] Hey The printer cannot reach the network"));
     let v: Value = t
@@ -851,31 +782,29 @@ async fn pages_edit_templates_show_the_outbox_and_save_choices(t: &TestApp) {
         .unwrap();
     assert_eq!(v["customised"], false);
 
-    let (status, html) = submit(
-        t,
-        &browser,
-        edit,
-        form,
-        &[("action", "save"), ("subject", "Hey"), ("body", "{{nope}}")],
-    )
-    .await;
+    let (status, html) = browser
+        .post(
+            edit,
+            form,
+            &[("action", "save"), ("subject", "Hey"), ("body", "{{nope}}")],
+        )
+        .await;
     assert_eq!(status, 422);
     assert!(
         html.contains("nope") && html.contains("{{nope}}"),
         "the typed text stays"
     );
-    let (status, location) = submit(
-        t,
-        &browser,
-        edit,
-        form,
-        &[
-            ("action", "save"),
-            ("subject", "Hey {{title}}"),
-            ("body", "Hi"),
-        ],
-    )
-    .await;
+    let (status, location) = browser
+        .post(
+            edit,
+            form,
+            &[
+                ("action", "save"),
+                ("subject", "Hey {{title}}"),
+                ("body", "Hi"),
+            ],
+        )
+        .await;
     assert_eq!(
         (status, location.as_str()),
         (303, "/admin/mail-templates/ticket.created?done=saved")
@@ -887,23 +816,25 @@ async fn pages_edit_templates_show_the_outbox_and_save_choices(t: &TestApp) {
         .await
         .unwrap();
     assert_eq!(v["subject"], "Hey {{title}}");
-    let (status, _) = submit(t, &browser, edit, form, &[("action", "reset")]).await;
+    let (status, _) = browser.post(edit, form, &[("action", "reset")]).await;
     assert_eq!(status, 303);
 
-    let (status, _) = page(t, &browser, "/admin/outbox?status=failed").await;
+    let (status, _) = browser.get("/admin/outbox?status=failed").await;
     assert_eq!(status, 200);
 
     // A requester has no admin pages, and chooses their own notifications.
-    let browser = login(t, "hank@corp.test").await;
-    let (status, _) = page(t, &browser, "/admin/outbox").await;
+    let browser = Browser::login(t, "hank@corp.test").await;
+    let (status, _) = browser.get("/admin/outbox").await;
     assert_eq!(status, 403);
-    let (status, _) = page(t, &browser, "/admin/mail-templates/ticket.created").await;
+    let (status, _) = browser.get("/admin/mail-templates/ticket.created").await;
     assert_eq!(status, 403);
     let prefs = "/profile/notifications";
-    let (status, html) = page(t, &browser, prefs).await;
+    let (status, html) = browser.get(prefs).await;
     assert_eq!(status, 200);
     assert!(html.contains("value=\"ticket.replied\" checked"));
-    let (status, _) = submit(t, &browser, prefs, prefs, &[("email", "ticket.replied")]).await;
+    let (status, _) = browser
+        .post(prefs, prefs, &[("email", "ticket.replied")])
+        .await;
     assert_eq!(status, 303);
     let v: Value = t
         .get("/api/v1/me/notification-preferences", &requester)

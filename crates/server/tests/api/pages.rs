@@ -1,84 +1,12 @@
 //! The service-level pages render for the roles that use them (and refuse the others), and
 //! their forms save through the same app functions as the API.
 
-use crate::common::{TestApp, PASSWORD};
+use crate::common::{Browser, TestApp};
 use crate::on_both_databases;
 use serde_json::{json, Value};
 use steward_server::app::major;
 
 on_both_databases!(service_level_pages_render_and_save);
-
-/// A signed-in browser session: the cookie and the CSRF token of its forms.
-struct Browser<'a> {
-    t: &'a TestApp,
-    cookie: String,
-}
-
-impl<'a> Browser<'a> {
-    async fn login(t: &'a TestApp, email: &str) -> Browser<'a> {
-        let res = t
-            .client
-            .post(format!("{}/login", t.base))
-            .form(&[("email", email), ("password", PASSWORD), ("next", "/")])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 303, "login {email}");
-        let cookie = res.headers()["set-cookie"]
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_string();
-        Browser { t, cookie }
-    }
-
-    async fn get(&self, path: &str) -> (u16, String) {
-        let res = self
-            .t
-            .client
-            .get(format!("{}{path}", self.t.base))
-            .header("cookie", &self.cookie)
-            .send()
-            .await
-            .unwrap();
-        (res.status().as_u16(), res.text().await.unwrap())
-    }
-
-    /// Posts a form with the session's CSRF token (read from `page`) and the same-origin
-    /// header a browser sends.
-    async fn post(&self, page: &str, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
-        let (_, html) = self.get(page).await;
-        let csrf = html
-            .split("name=\"csrf\" value=\"")
-            .nth(1)
-            .and_then(|s| s.split('"').next())
-            .expect("the page has a form")
-            .to_string();
-        let mut form: Vec<(&str, &str)> = vec![("csrf", csrf.as_str())];
-        form.extend_from_slice(fields);
-        let res = self
-            .t
-            .client
-            .post(format!("{}{path}", self.t.base))
-            .header("cookie", &self.cookie)
-            .header("origin", &self.t.base)
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
-        let status = res.status().as_u16();
-        let location = res
-            .headers()
-            .get("location")
-            .and_then(|l| l.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
-        let body = res.text().await.unwrap();
-        (status, if status == 303 { location } else { body })
-    }
-}
 
 async fn service_level_pages_render_and_save(t: &TestApp) {
     let team = t.team("网络组").await;

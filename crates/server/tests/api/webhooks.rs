@@ -1,7 +1,7 @@
 //! Webhooks and chat bots end to end: a receiver on loopback records what Steward sends; the
 //! signatures are checked by Python's hmac/hashlib, an implementation independent of Steward's.
 
-use crate::common::{problem, TestApp, User, PASSWORD};
+use crate::common::{problem, Browser, TestApp, User};
 use crate::on_both_databases;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -839,91 +839,27 @@ async fn chat_bots_speak_each_platforms_format(t: &TestApp) {
         .contains("sign not match"));
 }
 
-/// A signed-in browser: its session cookie.
-async fn login(t: &TestApp, email: &str) -> String {
-    let res = t
-        .client
-        .post(format!("{}/login", t.base))
-        .form(&[("email", email), ("password", PASSWORD), ("next", "/")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303, "login {email}");
-    let cookie = res.headers()["set-cookie"].to_str().unwrap();
-    cookie.split(';').next().unwrap().to_string()
-}
-
-async fn page(t: &TestApp, cookie: &str, path: &str) -> (u16, String) {
-    let res = t
-        .client
-        .get(format!("{}{path}", t.base))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap();
-    (res.status().as_u16(), res.text().await.unwrap())
-}
-
-/// Posts a form as a browser does: the CSRF token of `from`, the same-origin header. Answers
-/// the status and the body, or the redirect's location.
-async fn submit(
-    t: &TestApp,
-    cookie: &str,
-    from: &str,
-    path: &str,
-    fields: &[(&str, &str)],
-) -> (u16, String) {
-    let (_, html) = page(t, cookie, from).await;
-    let csrf = html
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .expect("the page has a form")
-        .to_string();
-    let mut form = vec![("csrf", csrf.as_str())];
-    form.extend_from_slice(fields);
-    let res = t
-        .client
-        .post(format!("{}{path}", t.base))
-        .header("cookie", cookie)
-        .header("origin", &t.base)
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    let location = res
-        .headers()
-        .get("location")
-        .and_then(|l| l.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    let body = res.text().await.unwrap();
-    (status, if status == 303 { location } else { body })
-}
-
 async fn admin_pages_manage_webhooks_and_bots(t: &TestApp) {
     let w = world(t).await;
     let rx = Receiver::start().await;
-    let admin = login(t, "admin@x.test").await;
-    let (status, html) = page(t, &admin, "/admin/webhooks").await;
+    let admin = Browser::login(t, "admin@x.test").await;
+    let (status, html) = admin.get("/admin/webhooks").await;
     assert_eq!(status, 200);
     assert!(html.contains("New webhook"));
     assert!(html.contains("value=\"sla.breached\""));
 
     // A private target without the permission: the form comes back naming the address.
-    let (status, html) = submit(
-        t,
-        &admin,
-        "/admin/webhooks",
-        "/admin/webhooks",
-        &[
-            ("name", "Internal"),
-            ("url", "http://10.1.2.3/hook"),
-            ("events", "ticket.created"),
-        ],
-    )
-    .await;
+    let (status, html) = admin
+        .post(
+            "/admin/webhooks",
+            "/admin/webhooks",
+            &[
+                ("name", "Internal"),
+                ("url", "http://10.1.2.3/hook"),
+                ("events", "ticket.created"),
+            ],
+        )
+        .await;
     assert_eq!(status, 422);
     assert!(
         html.contains("Address (URL)") && html.contains("private"),
@@ -936,20 +872,19 @@ async fn admin_pages_manage_webhooks_and_bots(t: &TestApp) {
 
     // Created: the secret is on this answer only.
     let url = rx.url("/from-page");
-    let (status, html) = submit(
-        t,
-        &admin,
-        "/admin/webhooks",
-        "/admin/webhooks",
-        &[
-            ("name", "Inventory <sync>"),
-            ("url", &url),
-            ("events", "ticket.created"),
-            ("events", "ticket.resolved"),
-            ("allow_private", "on"),
-        ],
-    )
-    .await;
+    let (status, html) = admin
+        .post(
+            "/admin/webhooks",
+            "/admin/webhooks",
+            &[
+                ("name", "Inventory <sync>"),
+                ("url", &url),
+                ("events", "ticket.created"),
+                ("events", "ticket.resolved"),
+                ("allow_private", "on"),
+            ],
+        )
+        .await;
     assert_eq!(status, 201, "{html}");
     let secret = html
         .split("<code class=\"secret prewrap\">")
@@ -962,7 +897,7 @@ async fn admin_pages_manage_webhooks_and_bots(t: &TestApp) {
         html.contains("Inventory &") && !html.contains("<sync>"),
         "escaped"
     );
-    let (_, list) = page(t, &admin, "/admin/webhooks").await;
+    let (_, list) = admin.get("/admin/webhooks").await;
     assert!(!list.contains(&secret), "shown once");
     let hooks: Value = t
         .get("/api/v1/webhooks", &w.admin)
@@ -974,10 +909,10 @@ async fn admin_pages_manage_webhooks_and_bots(t: &TestApp) {
     let edit = format!("/admin/webhooks/{id}");
 
     // The test button delivers now; the log shows it with the receiver's answer.
-    let (status, to) = submit(t, &admin, &edit, &format!("{edit}/ping"), &[]).await;
+    let (status, to) = admin.post(&edit, &format!("{edit}/ping"), &[]).await;
     assert_eq!((status, to.as_str()), (303, edit.as_str()));
     assert_eq!(rx.received("/from-page").len(), 1);
-    let (status, html) = page(t, &admin, &edit).await;
+    let (status, html) = admin.get(&edit).await;
     assert_eq!(status, 200);
     assert!(
         html.contains("HTTP 200") && html.contains("Delivered"),
@@ -986,20 +921,19 @@ async fn admin_pages_manage_webhooks_and_bots(t: &TestApp) {
     assert!(!html.contains(&secret));
 
     // Editing: events and active; a re-send from the log.
-    let (status, to) = submit(
-        t,
-        &admin,
-        &edit,
-        &edit,
-        &[
-            ("name", "Inventory"),
-            ("url", &url),
-            ("events", "ticket.assigned"),
-            ("allow_private", "on"),
-            ("active", "on"),
-        ],
-    )
-    .await;
+    let (status, to) = admin
+        .post(
+            &edit,
+            &edit,
+            &[
+                ("name", "Inventory"),
+                ("url", &url),
+                ("events", "ticket.assigned"),
+                ("allow_private", "on"),
+                ("active", "on"),
+            ],
+        )
+        .await;
     assert_eq!((status, to.as_str()), (303, edit.as_str()));
     let v: Value = t
         .get(&format!("/api/v1/webhooks/{id}"), &w.admin)
@@ -1011,19 +945,14 @@ async fn admin_pages_manage_webhooks_and_bots(t: &TestApp) {
     assert_eq!(v["name"], "Inventory");
     let log = deliveries(t, &w.admin, &format!("/api/v1/webhooks/{id}/deliveries")).await;
     let d = log[0]["id"].as_i64().unwrap();
-    let (status, to) = submit(
-        t,
-        &admin,
-        &edit,
-        &format!("/admin/deliveries/{d}/redeliver"),
-        &[],
-    )
-    .await;
+    let (status, to) = admin
+        .post(&edit, &format!("/admin/deliveries/{d}/redeliver"), &[])
+        .await;
     assert_eq!((status, to.as_str()), (303, edit.as_str()));
     drain(t).await;
     assert_eq!(rx.received("/from-page").len(), 2);
     // The log lists both attempts of the delivery under it.
-    let (_, html) = page(t, &admin, &edit).await;
+    let (_, html) = admin.get(&edit).await;
     assert!(html.contains("Every attempt"), "{html}");
     assert!(
         html.contains(r#"<li value="1">"#) && html.contains(r#"<li value="2">"#),
@@ -1034,7 +963,7 @@ async fn admin_pages_manage_webhooks_and_bots(t: &TestApp) {
     let res = t
         .client
         .post(format!("{}{edit}/ping", t.base))
-        .header("cookie", &admin)
+        .header("cookie", &admin.cookie)
         .header("origin", &t.base)
         .form(&[("csrf", "forged")])
         .send()
@@ -1045,29 +974,28 @@ async fn admin_pages_manage_webhooks_and_bots(t: &TestApp) {
     // Bots: created from the page; the robot's key never shown back.
     let bot_url = rx.url("/cgi-bin/webhook/send?key=page-secret-key");
     let team = w.team.to_string();
-    let (status, to) = submit(
-        t,
-        &admin,
-        "/admin/bots",
-        "/admin/bots",
-        &[
-            ("name", "值班群"),
-            ("platform", "wecom"),
-            ("team_id", &team),
-            ("locale", "zh-CN"),
-            ("url", &bot_url),
-            ("events", "ticket.created"),
-            ("allow_private", "on"),
-        ],
-    )
-    .await;
+    let (status, to) = admin
+        .post(
+            "/admin/bots",
+            "/admin/bots",
+            &[
+                ("name", "值班群"),
+                ("platform", "wecom"),
+                ("team_id", &team),
+                ("locale", "zh-CN"),
+                ("url", &bot_url),
+                ("events", "ticket.created"),
+                ("allow_private", "on"),
+            ],
+        )
+        .await;
     assert_eq!(status, 303, "{to}");
     assert!(to.starts_with("/admin/bots/"));
-    let (status, html) = page(t, &admin, &to).await;
+    let (status, html) = admin.get(&to).await;
     assert_eq!(status, 200);
     assert!(html.contains("值班群") && html.contains("key=***"));
     assert!(!html.contains("page-secret-key"));
-    let (status, _) = submit(t, &admin, &to, &format!("{to}/ping"), &[]).await;
+    let (status, _) = admin.post(&to, &format!("{to}/ping"), &[]).await;
     assert_eq!(status, 303);
     let sent = rx.received("/cgi-bin/webhook/send");
     assert_eq!(sent.len(), 1);
@@ -1085,16 +1013,16 @@ async fn admin_pages_manage_webhooks_and_bots(t: &TestApp) {
         )
         .await;
     assert_eq!(res.status(), 200);
-    let (_, html) = page(t, &admin, &to).await;
+    let (_, html) = admin.get(&to).await;
     assert!(
         html.contains("投递日志") && html.contains("企业微信群机器人"),
         "{html}"
     );
 
     // Other roles do not get the pages.
-    let agent = login(t, "agent@x.test").await;
-    assert_eq!(page(t, &agent, "/admin/webhooks").await.0, 403);
-    assert_eq!(page(t, &agent, "/admin/bots").await.0, 403);
+    let agent = Browser::login(t, "agent@x.test").await;
+    assert_eq!(agent.get("/admin/webhooks").await.0, 403);
+    assert_eq!(agent.get("/admin/bots").await.0, 403);
 }
 
 /// An audit entry: action, field, old value, new value.
@@ -1184,11 +1112,11 @@ async fn robot_credentials_in_addresses_are_never_shown(t: &TestApp) {
     assert!(!audit.contains("wecom-key-"), "{audit}");
 
     // Nor on the pages.
-    let admin = login(t, "admin@x.test").await;
-    let (status, html) = page(t, &admin, &format!("/admin/bots/{id}")).await;
+    let admin = Browser::login(t, "admin@x.test").await;
+    let (status, html) = admin.get(&format!("/admin/bots/{id}")).await;
     assert_eq!(status, 200);
     assert!(!html.contains(second_token), "{html}");
-    let (_, html) = page(t, &admin, "/admin/bots").await;
+    let (_, html) = admin.get("/admin/bots").await;
     assert!(!html.contains(second_token) && !html.contains("wecom-key-two"));
 
     // A client that sends the shown address back (e.g. GET, edit the name, PATCH) keeps the
