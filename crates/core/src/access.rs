@@ -15,6 +15,10 @@ pub enum Role {
     ServiceManager,
     Auditor,
     Admin,
+    /// Owns change enablement: assesses, schedules and reviews changes, runs the CAB.
+    ChangeManager,
+    /// A member of the change advisory board: an agent who also votes on changes.
+    CabMember,
 }
 string_enum!(Role {
     Requester => "requester",
@@ -23,6 +27,8 @@ string_enum!(Role {
     ServiceManager => "service_manager",
     Auditor => "auditor",
     Admin => "admin",
+    ChangeManager => "change_manager",
+    CabMember => "cab_member",
 });
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -51,6 +57,23 @@ pub enum Capability {
     ViewReports,
     /// Declare a major incident and run its response.
     DeclareMajorIncident,
+    /// Open and work problems: link incidents, record root causes and known errors.
+    WorkProblems,
+    /// Draft and submit requests for change.
+    RaiseChanges,
+    /// Assess, schedule, review and close changes; freeze periods, standard change templates,
+    /// releases and their go-live.
+    ManageChanges,
+    /// Vote on changes as a member of the CAB (and the emergency CAB).
+    ApproveChanges,
+    /// Read the CMDB: CIs, relationships, impact.
+    ViewCmdb,
+    /// Create and edit CI types, CIs and relationships; import them.
+    ManageCmdb,
+    /// Write knowledge articles and send them for review.
+    WriteKnowledge,
+    /// Approve articles for publishing, and retire them.
+    ReviewKnowledge,
 }
 
 impl Role {
@@ -66,6 +89,42 @@ impl Role {
                 AssignTickets,
                 OverridePriority,
                 DeclareMajorIncident,
+                WorkProblems,
+                RaiseChanges,
+                ViewCmdb,
+                WriteKnowledge,
+            ],
+            Role::CabMember => &[
+                SubmitTicket,
+                WorkTickets,
+                EditTickets,
+                InternalNotes,
+                AssignTickets,
+                OverridePriority,
+                DeclareMajorIncident,
+                WorkProblems,
+                RaiseChanges,
+                ApproveChanges,
+                ViewCmdb,
+                WriteKnowledge,
+            ],
+            Role::ChangeManager => &[
+                SubmitTicket,
+                WorkTickets,
+                SeeAllTickets,
+                EditTickets,
+                InternalNotes,
+                AssignTickets,
+                OverridePriority,
+                ViewReports,
+                DeclareMajorIncident,
+                WorkProblems,
+                RaiseChanges,
+                ManageChanges,
+                ApproveChanges,
+                ViewCmdb,
+                ManageCmdb,
+                WriteKnowledge,
             ],
             Role::TeamLead => &[
                 SubmitTicket,
@@ -76,6 +135,11 @@ impl Role {
                 OverridePriority,
                 ViewReports,
                 DeclareMajorIncident,
+                WorkProblems,
+                RaiseChanges,
+                ViewCmdb,
+                WriteKnowledge,
+                ReviewKnowledge,
             ],
             Role::ServiceManager => &[
                 SubmitTicket,
@@ -89,8 +153,21 @@ impl Role {
                 ManageServiceLevels,
                 ViewReports,
                 DeclareMajorIncident,
+                WorkProblems,
+                RaiseChanges,
+                ManageChanges,
+                ViewCmdb,
+                ManageCmdb,
+                WriteKnowledge,
+                ReviewKnowledge,
             ],
-            Role::Auditor => &[SeeAllTickets, InternalNotes, ReadAudit, ViewReports],
+            Role::Auditor => &[
+                SeeAllTickets,
+                InternalNotes,
+                ReadAudit,
+                ViewReports,
+                ViewCmdb,
+            ],
             Role::Admin => &[
                 SubmitTicket,
                 WorkTickets,
@@ -104,6 +181,13 @@ impl Role {
                 ManageServiceLevels,
                 ViewReports,
                 DeclareMajorIncident,
+                WorkProblems,
+                RaiseChanges,
+                ManageChanges,
+                ViewCmdb,
+                ManageCmdb,
+                WriteKnowledge,
+                ReviewKnowledge,
             ],
         }
     }

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod calendar;
 pub mod form;
+pub mod link;
 pub mod priority;
 pub mod sla;
 pub mod text;
@@ -11,6 +12,7 @@ pub mod ticket;
 
 pub use access::{Capability, Role};
 pub use calendar::{CalendarError, CalendarSpec, DatedDay, DayInfo, DayReason, WorkingCalendar};
+pub use link::{LinkDirection, LinkType, RecordKind};
 pub use priority::{Level, Priority, PriorityMatrix};
 pub use sla::{Clock, ClockState, ClockStatus};
 pub use ticket::{Channel, PendingReason, Status, TicketKind, TransitionError};

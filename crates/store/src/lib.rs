@@ -5,11 +5,17 @@
 pub mod accounts;
 pub mod audit;
 pub mod catalogue;
+pub mod changes;
+pub mod cmdb;
 pub mod imap;
 pub mod jobs;
+pub mod knowledge;
+pub mod links;
 pub mod mail;
 pub mod major;
 pub mod outbound;
+pub mod problems;
+pub mod releases;
 pub mod reports;
 pub mod schema;
 pub mod search;

@@ -26,10 +26,35 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_email_and_integrations.sql"),
         postgres: include_str!("../migrations/postgres/0003_email_and_integrations.sql"),
     },
+    Migration {
+        version: 4,
+        sqlite: include_str!("../migrations/sqlite/0004_cmdb.sql"),
+        postgres: include_str!("../migrations/postgres/0004_cmdb.sql"),
+    },
+    Migration {
+        version: 5,
+        sqlite: include_str!("../migrations/sqlite/0005_changes_and_links.sql"),
+        postgres: include_str!("../migrations/postgres/0005_changes_and_links.sql"),
+    },
+    Migration {
+        version: 6,
+        sqlite: include_str!("../migrations/sqlite/0006_releases.sql"),
+        postgres: include_str!("../migrations/postgres/0006_releases.sql"),
+    },
+    Migration {
+        version: 7,
+        sqlite: include_str!("../migrations/sqlite/0007_problems.sql"),
+        postgres: include_str!("../migrations/postgres/0007_problems.sql"),
+    },
+    Migration {
+        version: 8,
+        sqlite: include_str!("../migrations/sqlite/0008_knowledge.sql"),
+        postgres: include_str!("../migrations/postgres/0008_knowledge.sql"),
+    },
 ];
 
 /// The schema version this binary reads and writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 8;
 
 async fn current_version(conn: &mut AnyConnection) -> Result<i64> {
     match sqlx::query("SELECT MAX(version) FROM schema_version")

@@ -13,6 +13,8 @@ role-team_lead = Team lead
 role-service_manager = Service manager
 role-auditor = Auditor
 role-admin = Administrator
+role-change_manager = Change manager
+role-cab_member = CAB member
 
 ## Navigation and the top bar
 nav-label = Main navigation
@@ -20,6 +22,10 @@ nav-skip = Skip to the content
 nav-desk = Workspace
 nav-portal = Portal
 nav-admin = Admin
+nav-problems = Problems
+nav-changes = Changes
+nav-cmdb = CMDB
+nav-knowledge = Knowledge
 nav-profile = Profile
 nav-logout = Sign out
 search-label = Search tickets

@@ -13,6 +13,8 @@ role-team_lead = 组长
 role-service_manager = 服务经理
 role-auditor = 审计员
 role-admin = 管理员
+role-change_manager = 变更经理
+role-cab_member = 变更咨询委员会成员
 
 ## 导航与顶栏
 nav-label = 主导航
@@ -20,6 +22,10 @@ nav-skip = 跳到主要内容
 nav-desk = 工作台
 nav-portal = 自助服务
 nav-admin = 系统管理
+nav-problems = 问题
+nav-changes = 变更
+nav-cmdb = 配置管理
+nav-knowledge = 知识库
 nav-profile = 个人设置
 nav-logout = 退出登录
 search-label = 搜索工单

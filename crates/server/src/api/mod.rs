@@ -3,11 +3,17 @@
 
 pub mod accounts;
 pub mod catalogue;
+pub mod changes;
+pub mod cmdb;
 pub mod extract;
+pub mod knowledge;
+pub mod links;
 pub mod mail;
 pub mod major;
 pub mod outbound;
 pub mod problem;
+pub mod problems;
+pub mod releases;
 pub mod reports;
 pub mod service_levels;
 pub mod tickets;
@@ -86,6 +92,12 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
     doc.merge(mail::Doc::openapi());
     doc.merge(outbound::Doc::openapi());
     doc.merge(webhooks::Doc::openapi());
+    doc.merge(cmdb::Doc::openapi());
+    doc.merge(changes::Doc::openapi());
+    doc.merge(releases::Doc::openapi());
+    doc.merge(problems::Doc::openapi());
+    doc.merge(knowledge::Doc::openapi());
+    doc.merge(links::Doc::openapi());
     doc
 }
 
@@ -158,6 +170,12 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(mail::routes())
         .merge(outbound::routes())
         .merge(webhooks::routes())
+        .merge(cmdb::routes())
+        .merge(changes::routes())
+        .merge(releases::routes())
+        .merge(problems::routes())
+        .merge(knowledge::routes())
+        .merge(links::routes())
         .route(
             "/api/v1/calendars",
             get(service_levels::list_calendars).post(service_levels::create_calendar),

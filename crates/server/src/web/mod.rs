@@ -4,14 +4,20 @@
 
 pub mod admin;
 pub mod catalogue;
+pub mod changes;
+pub mod cmdb;
 pub mod desk;
 pub mod form;
 pub mod incident;
 pub mod jobs;
+pub mod knowledge;
+pub mod links;
 pub mod mail;
 pub mod outbound;
 pub mod portal;
+pub mod problems;
 pub mod profile;
+pub mod releases;
 pub mod reports;
 pub mod service_levels;
 pub mod session;
@@ -516,6 +522,12 @@ pub fn router() -> Router<AppState> {
         .merge(outbound::router())
         .merge(webhooks::router())
         .merge(reports::router())
+        .merge(cmdb::router())
+        .merge(changes::router())
+        .merge(releases::router())
+        .merge(problems::router())
+        .merge(knowledge::router())
+        .merge(links::router())
         .route("/", get(home))
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))

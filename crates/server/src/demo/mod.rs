@@ -3,6 +3,12 @@
 //! created through the app functions, so it carries audit entries and search text like real
 //! data.
 
+mod changes;
+mod cmdb;
+mod knowledge;
+mod problems;
+mod releases;
+
 use crate::app::accounts::{self, NewUserInput, OrganizationInput, TeamInput};
 use crate::app::conversation::{self, NewCommentInput};
 use crate::app::tickets::{self, NewTicketInput, TicketPatch};
@@ -135,6 +141,8 @@ pub async fn load(app: &App) -> AppResult<Vec<(String, String)>> {
         ("wang.wei@example.com", "agent (网络组)"),
         ("alice@example.com", "agent (Desktop Support)"),
         ("auditor@example.com", "auditor"),
+        ("change.manager@example.com", "change_manager"),
+        ("cab.zhao@example.com", "cab_member (网络组)"),
         ("zhang.min@huadong.example.cn", "requester (华东制造)"),
         ("bob@acme.example.com", "requester (Acme Finance)"),
     ]
@@ -244,6 +252,22 @@ pub async fn load(app: &App) -> AppResult<Vec<(String, String)>> {
             None,
             vec![desktop.id],
             "en",
+        ),
+        user_input(
+            "change.manager@example.com",
+            "孙变更 Sun Bian",
+            "change_manager",
+            None,
+            vec![],
+            "zh-CN",
+        ),
+        user_input(
+            "cab.zhao@example.com",
+            "赵磊",
+            "cab_member",
+            None,
+            vec![network.id],
+            "zh-CN",
         ),
         user_input(
             "auditor@example.com",
@@ -434,6 +458,13 @@ pub async fn load(app: &App) -> AppResult<Vec<(String, String)>> {
     load_major_incident(app).await?;
     load_catalogue(app, &sys, network.id, desktop.id, &[huadong.id, acme.id]).await?;
     load_mail(app, &sys, desktop.id).await?;
+    // Issue 5, in dependency order: changes name CIs, releases group changes, problems and
+    // articles link to the rest.
+    cmdb::load(app).await?;
+    changes::load(app).await?;
+    releases::load(app).await?;
+    problems::load(app).await?;
+    knowledge::load(app).await?;
     Ok(logins)
 }
 

@@ -1,0 +1,1 @@
+## Configuration management: CI types, CIs, relationships, impact analysis, CSV import and export.

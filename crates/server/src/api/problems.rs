@@ -1,0 +1,14 @@
+//! Problem management: problems, root cause analysis, the known error database and the incident trend view.
+
+use crate::http::AppState;
+use axum::Router;
+use utoipa::OpenApi;
+
+/// This module's part of the OpenAPI document (merged into api::ApiDoc).
+#[derive(OpenApi)]
+#[openapi()]
+pub struct Doc;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+}

@@ -1,0 +1,1 @@
+//! Releases: the changes they group, the acceptance checklist, go-live approval and deployment.

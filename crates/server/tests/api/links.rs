@@ -1,0 +1,1 @@
+//! Typed links between any two records, shown on both sides.

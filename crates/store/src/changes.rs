@@ -1,0 +1,1 @@
+//! Requests for change, CAB votes, standard change templates and freeze periods.

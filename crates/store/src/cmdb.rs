@@ -1,0 +1,1 @@
+//! Configuration management: CI types, CIs and their relationships.

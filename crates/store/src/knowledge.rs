@@ -1,0 +1,1 @@
+//! Knowledge articles, their versions, categories and ratings.

@@ -1,0 +1,1 @@
+//! Problems and the known error database.

@@ -1,0 +1,1 @@
+//! Releases: the changes they group, acceptance checklists, go-live and deployment.
