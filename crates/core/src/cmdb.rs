@@ -293,10 +293,7 @@ pub fn valid_name(name: &str) -> bool {
 /// Checks an attribute set: valid, unique names, labels present, at most 50.
 pub fn check_attribute_set(defs: &[AttributeDef]) -> Result<(), AttributeError> {
     if defs.len() > ATTRIBUTES_MAX {
-        return Err(err(
-            "attributes".into(),
-            "has more than 50 attributes",
-        ));
+        return Err(err("attributes".into(), "has more than 50 attributes"));
     }
     let mut names = HashSet::new();
     for (i, d) in defs.iter().enumerate() {
@@ -387,7 +384,10 @@ pub fn check_values(
     let mut given: HashMap<&str, &str> = HashMap::new();
     for (name, value) in values {
         if !defs.iter().any(|d| &d.name == name) {
-            return Err(err(format!("attributes.{name}"), "is not an attribute of this type"));
+            return Err(err(
+                format!("attributes.{name}"),
+                "is not an attribute of this type",
+            ));
         }
         given.insert(name.as_str(), value.as_str());
     }
@@ -506,9 +506,18 @@ mod tests {
         };
         assert_eq!(bad(&[("ip", "10.0.0.300")]), "attributes.ip");
         assert_eq!(bad(&[]), "attributes.ip");
-        assert_eq!(bad(&[("ip", "::1"), ("memory_gb", "lots")]), "attributes.memory_gb");
-        assert_eq!(bad(&[("ip", "::1"), ("bought", "2026-02-30")]), "attributes.bought");
-        assert_eq!(bad(&[("ip", "::1"), ("colour", "red")]), "attributes.colour");
+        assert_eq!(
+            bad(&[("ip", "::1"), ("memory_gb", "lots")]),
+            "attributes.memory_gb"
+        );
+        assert_eq!(
+            bad(&[("ip", "::1"), ("bought", "2026-02-30")]),
+            "attributes.bought"
+        );
+        assert_eq!(
+            bad(&[("ip", "::1"), ("colour", "red")]),
+            "attributes.colour"
+        );
     }
 
     #[test]
