@@ -61,6 +61,22 @@ pub enum Direction {
     Downstream,
 }
 
+impl Direction {
+    /// The relations that lead on from a CI in this direction, when the CI is the source of
+    /// the relationship and when it is the target: the store loads a level with one query per
+    /// end.
+    pub fn relations_by_end(self) -> (Vec<Relation>, Vec<Relation>) {
+        let (needs, provides): (Vec<Relation>, Vec<Relation>) =
+            Relation::ALL.iter().partition(|r| r.dependent_is_source());
+        match self {
+            // From a dependency to its dependents: the CI is the target of runs_on etc., the
+            // source of provides.
+            Direction::Upstream => (provides, needs),
+            Direction::Downstream => (needs, provides),
+        }
+    }
+}
+
 /// One stored relationship as the walk sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Edge {
@@ -436,6 +452,30 @@ mod tests {
         let (down, _) = walk(4, Direction::Downstream, 5, MAX_NODES, &edges);
         let got: Vec<(i64, u32)> = down.iter().map(|r| (r.ci, r.depth)).collect();
         assert_eq!(got, vec![(1, 1), (2, 2), (3, 3)]);
+    }
+
+    #[test]
+    fn each_direction_loads_the_ends_that_lead_on() {
+        let (by_source, by_target) = Direction::Upstream.relations_by_end();
+        assert_eq!(by_source, vec![Relation::Provides]);
+        assert_eq!(by_target.len(), 4);
+        let (by_source, by_target) = Direction::Downstream.relations_by_end();
+        assert_eq!(by_target, vec![Relation::Provides]);
+        assert!(!by_source.contains(&Relation::Provides));
+        // Every edge that steps from a CI is among those loaded for it.
+        for r in Relation::ALL {
+            let e = Edge {
+                id: 1,
+                source: 1,
+                target: 2,
+                relation: *r,
+            };
+            for dir in [Direction::Upstream, Direction::Downstream] {
+                let (s, t) = dir.relations_by_end();
+                assert_eq!(e.step(dir, 1).is_some(), s.contains(r));
+                assert_eq!(e.step(dir, 2).is_some(), t.contains(r));
+            }
+        }
     }
 
     #[test]

@@ -378,15 +378,26 @@ pub async fn list_relationships(
 /// IN lists are sent in chunks of this many ids (both backends take far more parameters).
 const CHUNK: usize = 2000;
 
-/// Every relationship with an end among `ids`: one level of the impact walk. Two indexed
-/// lookups per chunk, by source (the unique key's prefix) and by target.
-pub async fn edges_touching(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<Relationship>> {
+/// One level of the impact walk: the relationships whose source is among `ids` with a relation
+/// in `by_source`, and those whose target is among `ids` with a relation in `by_target`. Two
+/// indexed lookups per chunk: by source (the unique key's prefix) and by target.
+pub async fn edges_touching(
+    conn: &mut AnyConnection,
+    ids: &[i64],
+    by_source: &[&str],
+    by_target: &[&str],
+) -> Result<Vec<Relationship>> {
     let mut out = Vec::new();
     for chunk in ids.chunks(CHUNK) {
-        for end in ["source_id", "target_id"] {
+        for (end, relations) in [("source_id", by_source), ("target_id", by_target)] {
+            if relations.is_empty() {
+                continue;
+            }
             let mut sql = Sql::new(REL_COLUMNS);
             sql.push(&format!(" WHERE {end} IN "))
-                .bind_list(chunk.iter().copied());
+                .bind_list(chunk.iter().copied())
+                .push(" AND relation IN ")
+                .bind_list(relations.iter().copied());
             let rows = sql.query().fetch_all(&mut *conn).await?;
             for r in &rows {
                 out.push(relationship(r)?);

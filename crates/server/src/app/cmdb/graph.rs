@@ -301,9 +301,12 @@ async fn walk(
     dir: Direction,
     depth: u32,
 ) -> AppResult<(Vec<rules::Reached>, bool)> {
+    let (by_source, by_target) = dir.relations_by_end();
+    let by_source: Vec<&str> = by_source.iter().map(|r| r.as_str()).collect();
+    let by_target: Vec<&str> = by_target.iter().map(|r| r.as_str()).collect();
     let mut w = Walk::new(start, dir, depth, rules::MAX_NODES);
     while let Some(frontier) = w.frontier() {
-        let rows = store::edges_touching(conn, frontier).await?;
+        let rows = store::edges_touching(conn, frontier, &by_source, &by_target).await?;
         let edges: Vec<Edge> = rows.iter().filter_map(edge).collect();
         w.advance(&edges);
     }
