@@ -11,6 +11,7 @@ use steward_core::Channel;
 use steward_store::{audit, Store};
 
 mod imap_bench;
+mod impact_bench;
 mod mailgate;
 mod sla_bench;
 
@@ -94,6 +95,14 @@ enum Command {
         open: i64,
         #[arg(long, default_value_t = 1_000)]
         due: i64,
+    },
+    /// CMDB impact benchmark on an empty database (issue 5; scripts/bench-impact.sh).
+    #[command(hide = true)]
+    BenchImpact {
+        #[arg(long, default_value_t = 1_000)]
+        queries: usize,
+        #[arg(long, default_value_t = 5)]
+        depth: u32,
     },
     /// IMAP drain benchmark on a fresh database (issue 4; scripts/bench-imap.sh).
     #[command(hide = true)]
@@ -374,6 +383,10 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::BenchSweep { tickets, open, due } => {
             let options = sla_bench::Options { tickets, open, due };
             sla_bench::run(&cli.db, &cli.data_dir, options).await?;
+        }
+        Command::BenchImpact { queries, depth } => {
+            let options = impact_bench::Options { queries, depth };
+            impact_bench::run(&cli.db, &cli.data_dir, options).await?;
         }
         Command::BenchImap {
             host,

@@ -1,1 +1,0 @@
-//! Configuration management: CI types, CIs, relationships, impact analysis, CSV import and export.
