@@ -322,7 +322,10 @@ mod tests {
             Err(ReleaseError::ChecksOutstanding(vec![1, 3]))
         );
         // A rejection needs no passed checks: it sends the release back to testing.
-        assert_eq!(AwaitingGoLive.decide(Decision::Rejected, &checks), Ok(Testing));
+        assert_eq!(
+            AwaitingGoLive.decide(Decision::Rejected, &checks),
+            Ok(Testing)
+        );
         // Optional checks never hold a release back.
         assert!(outstanding_checks(&[(false, CheckResult::Failed)]).is_empty());
     }

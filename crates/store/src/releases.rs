@@ -28,7 +28,8 @@ pub struct Release {
     pub owner_name: String,
 }
 
-const COLUMNS: &str = "SELECT r.id, r.number, r.title, r.description, r.service_id, r.version_label, \
+const COLUMNS: &str =
+    "SELECT r.id, r.number, r.title, r.description, r.service_id, r.version_label, \
     r.release_type, r.planned_date, r.status, r.owner_id, r.created_by, r.version, r.created_at, \
     r.updated_at, s.code, s.name_zh, s.name_en, u.name FROM releases r \
     JOIN services s ON s.id = r.service_id JOIN users u ON u.id = r.owner_id";
@@ -153,7 +154,8 @@ pub struct ChangeRef {
     pub planned_end: Option<i64>,
 }
 
-const CHANGE_COLUMNS: &str = "c.id, c.number, c.title, c.status, c.change_type, c.planned_start, c.planned_end";
+const CHANGE_COLUMNS: &str =
+    "c.id, c.number, c.title, c.status, c.change_type, c.planned_start, c.planned_end";
 
 fn change_ref(row: &AnyRow) -> sqlx::Result<ChangeRef> {
     Ok(ChangeRef {

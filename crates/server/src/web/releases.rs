@@ -33,7 +33,10 @@ pub fn router() -> Router<AppState> {
         .route("/releases/{id}/edit", get(edit_page).post(edit))
         .route("/releases/{id}/status", post(set_status))
         .route("/releases/{id}/changes", post(add_change))
-        .route("/releases/{id}/changes/{change_id}/remove", post(remove_change))
+        .route(
+            "/releases/{id}/changes/{change_id}/remove",
+            post(remove_change),
+        )
         .route("/releases/{id}/checklist", post(add_check))
         .route("/releases/{id}/checklist/{check_id}", post(record_check))
         .route("/releases/{id}/go-live", post(go_live))
@@ -305,9 +308,11 @@ impl DetailPage {
     /// A history entry's action in words.
     fn action(&self, e: &HistoryEntry) -> String {
         match e.field.as_deref() {
-            Some(f) if e.action == "update" => {
-                self.c.t1("release-history-update", "field", &super::field_label(self.c.i, f))
-            }
+            Some(f) if e.action == "update" => self.c.t1(
+                "release-history-update",
+                "field",
+                &super::field_label(self.c.i, f),
+            ),
             _ => self.c.label("release-action", &e.action),
         }
     }
@@ -348,7 +353,14 @@ async fn release_page(State(s): State<AppState>, u: WebUser, Path(id): Path<i64>
 
 /// Runs one form of the release page: back to the page when it worked, the page with the
 /// error when it did not (404 and 403 get the error page).
-async fn act<F, Fut>(s: &AppState, u: &WebUser, headers: &HeaderMap, id: i64, f: &Fields, run: F) -> Response
+async fn act<F, Fut>(
+    s: &AppState,
+    u: &WebUser,
+    headers: &HeaderMap,
+    id: i64,
+    f: &Fields,
+    run: F,
+) -> Response
 where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Result<ReleaseDetail, AppError>>,
@@ -506,10 +518,22 @@ mod tests {
         let dir = env!("CARGO_MANIFEST_DIR");
         let ftl = crate::i18n::tests::all_ftl(&format!("{dir}/locales/en"));
         let mut keys: Vec<String> = Vec::new();
-        keys.extend(ReleaseStatus::ALL.iter().map(|s| format!("release-status-{s}")));
+        keys.extend(
+            ReleaseStatus::ALL
+                .iter()
+                .map(|s| format!("release-status-{s}")),
+        );
         keys.extend(ReleaseType::ALL.iter().map(|s| format!("release-type-{s}")));
-        keys.extend(CheckResult::ALL.iter().map(|s| format!("release-result-{s}")));
-        keys.extend(Decision::ALL.iter().map(|s| format!("release-decision-{s}")));
+        keys.extend(
+            CheckResult::ALL
+                .iter()
+                .map(|s| format!("release-result-{s}")),
+        );
+        keys.extend(
+            Decision::ALL
+                .iter()
+                .map(|s| format!("release-decision-{s}")),
+        );
         keys.extend(Outcome::ALL.iter().map(|s| format!("release-outcome-{s}")));
         for a in [
             "create",
@@ -532,7 +556,10 @@ mod tests {
     #[test]
     fn local_times_become_utc() {
         let tz = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap();
-        assert_eq!(local_instant(&tz, "2026-12-05T22:00"), "2026-12-05T14:00:00Z");
+        assert_eq!(
+            local_instant(&tz, "2026-12-05T22:00"),
+            "2026-12-05T14:00:00Z"
+        );
         assert_eq!(local_instant(&tz, "soon"), "soon");
     }
 }

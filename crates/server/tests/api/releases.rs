@@ -241,7 +241,10 @@ async fn a_release_runs_from_planning_to_live_and_takes_its_service_live(t: &Tes
         .await)
     .await;
     assert_eq!(service["lifecycle"], "live");
-    assert_eq!(audit_count(t, "service", w.service_id, "lifecycle").await, 1);
+    assert_eq!(
+        audit_count(t, "service", w.service_id, "lifecycle").await,
+        1
+    );
 
     // A second release going live leaves the live service as it is.
     let r2 = create_release(t, &w, "支付平台 2.5").await;
@@ -268,7 +271,10 @@ async fn a_release_runs_from_planning_to_live_and_takes_its_service_live(t: &Tes
     .await;
     assert_eq!(r2["status"], "rolled_back");
     assert_eq!(r2["allowed_transitions"], json!(["building", "closed"]));
-    assert_eq!(audit_count(t, "service", w.service_id, "lifecycle").await, 1);
+    assert_eq!(
+        audit_count(t, "service", w.service_id, "lifecycle").await,
+        1
+    );
 
     // Live releases close; every step is in the history.
     let r = ok(set_status(t, &w.manager, id, "closed").await).await;
@@ -302,7 +308,14 @@ async fn a_release_runs_from_planning_to_live_and_takes_its_service_live(t: &Tes
         .collect();
     assert_eq!(
         statuses,
-        ["building", "testing", "awaiting_go_live", "approved", "live", "closed"]
+        [
+            "building",
+            "testing",
+            "awaiting_go_live",
+            "approved",
+            "live",
+            "closed"
+        ]
     );
 
     // Lists filter by status and page with a cursor.
@@ -314,7 +327,10 @@ async fn a_release_runs_from_planning_to_live_and_takes_its_service_live(t: &Tes
     let page = ok(t.get("/api/v1/releases?limit=1", &w.auditor).await).await;
     let cursor = page["next_cursor"].as_str().unwrap().to_string();
     let page = ok(t
-        .get(&format!("/api/v1/releases?limit=1&cursor={cursor}"), &w.auditor)
+        .get(
+            &format!("/api/v1/releases?limit=1&cursor={cursor}"),
+            &w.auditor,
+        )
         .await)
     .await;
     assert_eq!(page["items"][0]["number"], "REL-000001");
@@ -326,7 +342,12 @@ async fn go_live_waits_for_the_checklist_and_another_manager(t: &TestApp) {
     let id = r["id"].as_i64().unwrap();
     ok(set_status(t, &w.manager, id, "building").await).await;
     // Skipping a step names the allowed ones.
-    let body = problem(set_status(t, &w.manager, id, "awaiting_go_live").await, 409, None).await;
+    let body = problem(
+        set_status(t, &w.manager, id, "awaiting_go_live").await,
+        409,
+        None,
+    )
+    .await;
     assert!(body.to_string().contains("testing"), "{body}");
     problem(set_status(t, &w.manager, id, "live").await, 409, None).await;
     ok(set_status(t, &w.manager, id, "testing").await).await;
@@ -348,13 +369,26 @@ async fn go_live_waits_for_the_checklist_and_another_manager(t: &TestApp) {
         .await)
         .await;
     }
-    problem(set_status(t, &w.manager, id, "awaiting_go_live").await, 409, None).await;
-    // The optional check failing does not hold it back.
-    ok(t.post(&path(&checks[1]), &w.manager, json!({"result": "passed", "note": "p95 0.4 s"}))
-        .await)
+    problem(
+        set_status(t, &w.manager, id, "awaiting_go_live").await,
+        409,
+        None,
+    )
     .await;
-    ok(t.post(&path(&checks[4]), &w.manager, json!({"result": "failed", "note": "training next week"}))
-        .await)
+    // The optional check failing does not hold it back.
+    ok(t.post(
+        &path(&checks[1]),
+        &w.manager,
+        json!({"result": "passed", "note": "p95 0.4 s"}),
+    )
+    .await)
+    .await;
+    ok(t.post(
+        &path(&checks[4]),
+        &w.manager,
+        json!({"result": "failed", "note": "training next week"}),
+    )
+    .await)
     .await;
     ok(set_status(t, &w.manager, id, "awaiting_go_live").await).await;
 
@@ -364,8 +398,12 @@ async fn go_live_waits_for_the_checklist_and_another_manager(t: &TestApp) {
     problem(t.post(&go, &w.manager, decide("approved")).await, 403, None).await;
     problem(t.post(&go, &w.agent, decide("approved")).await, 403, None).await;
     problem(
-        t.post(&go, &w.other_manager, json!({"decision": "approved", "comment": " "}))
-            .await,
+        t.post(
+            &go,
+            &w.other_manager,
+            json!({"decision": "approved", "comment": " "}),
+        )
+        .await,
         422,
         Some("comment"),
     )
@@ -373,11 +411,20 @@ async fn go_live_waits_for_the_checklist_and_another_manager(t: &TestApp) {
     // A rejection sends it back to testing; approval is only for a release awaiting it.
     let r = ok(t.post(&go, &w.other_manager, decide("rejected")).await).await;
     assert_eq!(r["status"], "testing");
-    problem(t.post(&go, &w.other_manager, decide("approved")).await, 409, None).await;
+    problem(
+        t.post(&go, &w.other_manager, decide("approved")).await,
+        409,
+        None,
+    )
+    .await;
     // A deployment needs the approval.
     let deploy = json!({"started_at": "2026-12-05T14:00:00Z", "finished_at": "2026-12-05T15:00:00Z", "outcome": "success"});
     let res = t
-        .post(&format!("/api/v1/releases/{id}/deployments"), &w.manager, deploy.clone())
+        .post(
+            &format!("/api/v1/releases/{id}/deployments"),
+            &w.manager,
+            deploy.clone(),
+        )
         .await;
     problem(res, 409, None).await;
     ok(set_status(t, &w.manager, id, "awaiting_go_live").await).await;
@@ -408,38 +455,66 @@ async fn a_change_belongs_to_one_release(t: &TestApp) {
     let a = create_release(t, &w, "A").await;
     let b = create_release(t, &w, "B").await;
     let (a, b) = (a["id"].as_i64().unwrap(), b["id"].as_i64().unwrap());
-    ok(t.post(&format!("/api/v1/releases/{a}/changes"), &w.manager, json!({"change_id": c}))
-        .await)
+    ok(t.post(
+        &format!("/api/v1/releases/{a}/changes"),
+        &w.manager,
+        json!({"change_id": c}),
+    )
+    .await)
     .await;
     let res = t
-        .post(&format!("/api/v1/releases/{b}/changes"), &w.manager, json!({"change_id": c}))
+        .post(
+            &format!("/api/v1/releases/{b}/changes"),
+            &w.manager,
+            json!({"change_id": c}),
+        )
         .await;
     let body = problem(res, 422, Some("change_id")).await;
     assert!(body.to_string().contains("REL-000001"), "{body}");
     let res = t
-        .post(&format!("/api/v1/releases/{a}/changes"), &w.manager, json!({"change_id": c}))
+        .post(
+            &format!("/api/v1/releases/{a}/changes"),
+            &w.manager,
+            json!({"change_id": c}),
+        )
         .await;
     problem(res, 409, None).await;
     let res = t
-        .post(&format!("/api/v1/releases/{a}/changes"), &w.manager, json!({"change_id": 999_999}))
+        .post(
+            &format!("/api/v1/releases/{a}/changes"),
+            &w.manager,
+            json!({"change_id": 999_999}),
+        )
         .await;
     problem(res, 422, Some("change_id")).await;
     // Cancelling A frees the change for B.
     ok(set_status(t, &w.manager, a, "cancelled").await).await;
     let r = ok(t
-        .post(&format!("/api/v1/releases/{b}/changes"), &w.manager, json!({"change_id": c}))
+        .post(
+            &format!("/api/v1/releases/{b}/changes"),
+            &w.manager,
+            json!({"change_id": c}),
+        )
         .await)
     .await;
     assert_eq!(r["changes"][0]["id"], c);
     // A cancelled release's contents are frozen; removing from B works.
     let res = t
-        .req(reqwest::Method::DELETE, &format!("/api/v1/releases/{a}/changes/{c}"), &w.manager)
+        .req(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/releases/{a}/changes/{c}"),
+            &w.manager,
+        )
         .send()
         .await
         .unwrap();
     problem(res, 409, None).await;
     let res = t
-        .req(reqwest::Method::DELETE, &format!("/api/v1/releases/{b}/changes/{c}"), &w.manager)
+        .req(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/releases/{b}/changes/{c}"),
+            &w.manager,
+        )
         .send()
         .await
         .unwrap();
@@ -455,21 +530,44 @@ async fn who_may_see_and_run_releases(t: &TestApp) {
     let body = json!({"title": "x", "service_id": w.service_id, "version_label": "1", "release_type": "minor"});
     // Staff read, auditors included.
     for u in [&w.agent, &w.auditor, &w.other_manager] {
-        assert_eq!(t.get(&format!("/api/v1/releases/{id}"), u).await.status(), 200);
+        assert_eq!(
+            t.get(&format!("/api/v1/releases/{id}"), u).await.status(),
+            200
+        );
         assert_eq!(t.get("/api/v1/releases", u).await.status(), 200);
     }
     // Agents and auditors change nothing (403); requesters see nothing at all (404).
     for (u, status) in [(&w.agent, 403), (&w.auditor, 403), (&w.requester, 404)] {
-        problem(t.post("/api/v1/releases", u, body.clone()).await, status, None).await;
+        problem(
+            t.post("/api/v1/releases", u, body.clone()).await,
+            status,
+            None,
+        )
+        .await;
         problem(set_status(t, u, id, "building").await, status, None).await;
         let res = t
-            .post(&format!("/api/v1/releases/{id}/checklist"), u, json!({"text_en": "x"}))
+            .post(
+                &format!("/api/v1/releases/{id}/checklist"),
+                u,
+                json!({"text_en": "x"}),
+            )
             .await;
         problem(res, status, None).await;
     }
-    problem(t.get(&format!("/api/v1/releases/{id}"), &w.requester).await, 404, None).await;
+    problem(
+        t.get(&format!("/api/v1/releases/{id}"), &w.requester).await,
+        404,
+        None,
+    )
+    .await;
     problem(t.get("/api/v1/releases", &w.requester).await, 404, None).await;
-    problem(t.get(&format!("/api/v1/releases/{id}/history"), &w.requester).await, 404, None).await;
+    problem(
+        t.get(&format!("/api/v1/releases/{id}/history"), &w.requester)
+            .await,
+        404,
+        None,
+    )
+    .await;
     // Service managers run releases too.
     let res = t.post("/api/v1/releases", &w.other_manager, body).await;
     assert_eq!(res.status(), 201);
@@ -502,8 +600,18 @@ async fn bad_input_names_the_field_and_writes_nothing(t: &TestApp) {
     }
     let page = ok(t.get("/api/v1/releases", &w.manager).await).await;
     assert!(page["items"].as_array().unwrap().is_empty());
-    problem(t.get("/api/v1/releases?status=nope", &w.manager).await, 422, Some("status")).await;
-    problem(t.get("/api/v1/releases?cursor=zz", &w.manager).await, 422, Some("cursor")).await;
+    problem(
+        t.get("/api/v1/releases?status=nope", &w.manager).await,
+        422,
+        Some("status"),
+    )
+    .await;
+    problem(
+        t.get("/api/v1/releases?cursor=zz", &w.manager).await,
+        422,
+        Some("cursor"),
+    )
+    .await;
 
     // A retried create with the same Idempotency-Key makes one release.
     let send = || {
@@ -521,15 +629,31 @@ async fn bad_input_names_the_field_and_writes_nothing(t: &TestApp) {
     ok(set_status(t, &w.manager, id, "building").await).await;
     let path = format!("/api/v1/releases/{id}/deployments");
     for (body, field) in [
-        (json!({"started_at": "soon", "finished_at": "2026-12-05T15:00:00Z", "outcome": "success"}), "started_at"),
-        (json!({"started_at": "2026-12-05T15:00:00Z", "finished_at": "2026-12-05T14:00:00Z", "outcome": "success"}), "finished_at"),
-        (json!({"started_at": "2026-12-05T14:00:00Z", "finished_at": "2026-12-05T15:00:00Z", "outcome": "meh"}), "outcome"),
-        (json!({"started_at": "2026-12-05T14:00:00Z", "finished_at": "2026-12-05T15:00:00Z", "outcome": "failed"}), "notes"),
+        (
+            json!({"started_at": "soon", "finished_at": "2026-12-05T15:00:00Z", "outcome": "success"}),
+            "started_at",
+        ),
+        (
+            json!({"started_at": "2026-12-05T15:00:00Z", "finished_at": "2026-12-05T14:00:00Z", "outcome": "success"}),
+            "finished_at",
+        ),
+        (
+            json!({"started_at": "2026-12-05T14:00:00Z", "finished_at": "2026-12-05T15:00:00Z", "outcome": "meh"}),
+            "outcome",
+        ),
+        (
+            json!({"started_at": "2026-12-05T14:00:00Z", "finished_at": "2026-12-05T15:00:00Z", "outcome": "failed"}),
+            "notes",
+        ),
     ] {
         problem(t.post(&path, &w.manager, body).await, 422, Some(field)).await;
     }
     let res = t
-        .post(&format!("/api/v1/releases/{id}/checklist/1"), &w.manager, json!({"result": "maybe"}))
+        .post(
+            &format!("/api/v1/releases/{id}/checklist/1"),
+            &w.manager,
+            json!({"result": "maybe"}),
+        )
         .await;
     problem(res, 422, Some("result")).await;
     let r = ok(t.get(&format!("/api/v1/releases/{id}"), &w.manager).await).await;
@@ -564,16 +688,28 @@ async fn release_pages_in_both_languages(t: &TestApp) {
     assert!(html.contains("Functional acceptance"));
     let id: i64 = to.trim_start_matches("/releases/").parse().unwrap();
     let (status, to2) = b
-        .post(&to, &format!("/releases/{id}/changes"), &[("change_id", &c.to_string())])
+        .post(
+            &to,
+            &format!("/releases/{id}/changes"),
+            &[("change_id", &c.to_string())],
+        )
         .await;
     assert_eq!(status, 303, "{to2}");
     let (status, _) = b
-        .post(&to, &format!("/releases/{id}/status"), &[("status", "building")])
+        .post(
+            &to,
+            &format!("/releases/{id}/status"),
+            &[("status", "building")],
+        )
         .await;
     assert_eq!(status, 303);
     // A wrong step shows the error on the page.
     let (status, html) = b
-        .post(&to, &format!("/releases/{id}/status"), &[("status", "closed")])
+        .post(
+            &to,
+            &format!("/releases/{id}/status"),
+            &[("status", "closed")],
+        )
         .await;
     assert_eq!(status, 409);
     assert!(html.contains("alert-error"));

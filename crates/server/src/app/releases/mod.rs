@@ -207,8 +207,8 @@ pub(crate) async fn detail(conn: &mut AnyConnection, r: &Release) -> AppResult<R
         .map(ChangeRefView::from)
         .collect();
     let checks = store::checks(conn, r.id).await?;
-    let checklist_complete = steward_core::release::outstanding_checks(&check_pairs(&checks))
-        .is_empty();
+    let checklist_complete =
+        steward_core::release::outstanding_checks(&check_pairs(&checks)).is_empty();
     let checklist = checks
         .iter()
         .map(|k| CheckView {
@@ -293,7 +293,11 @@ pub fn may_manage(actor: &Actor) -> bool {
 }
 
 /// The release if the actor may see it; otherwise 404.
-pub(crate) async fn visible(conn: &mut AnyConnection, actor: &Actor, id: i64) -> AppResult<Release> {
+pub(crate) async fn visible(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    id: i64,
+) -> AppResult<Release> {
     require_staff(actor)?;
     store::get(conn, id).await?.ok_or(AppError::NotFound)
 }
@@ -335,7 +339,12 @@ pub(crate) fn conflict(e: ReleaseError) -> AppError {
 }
 
 /// Writes the release at the next version (every change to what it holds counts).
-pub(crate) async fn save(ctx: &mut WriteCtx, old: &Release, next: &mut Release, at: i64) -> AppResult<()> {
+pub(crate) async fn save(
+    ctx: &mut WriteCtx,
+    old: &Release,
+    next: &mut Release,
+    at: i64,
+) -> AppResult<()> {
     next.version = old.version + 1;
     next.updated_at = at;
     if !store::update(&mut ctx.conn, next, old.version).await? {

@@ -1,7 +1,9 @@
 //! Work on a release's contents: grouping changes, the acceptance checklist, the go-live
 //! decision and the deployment record (which takes the service live on its first success).
 
-use super::{check_pairs, conflict, detail, managed, save, status_of, ChangeRefView, ReleaseDetail};
+use super::{
+    check_pairs, conflict, detail, managed, save, status_of, ChangeRefView, ReleaseDetail,
+};
 use crate::app::error::text_field;
 use crate::app::views::parse_instant;
 use crate::app::{now, Actor, App, AppError, AppResult, AuditTrail};
@@ -360,7 +362,10 @@ pub async fn record_deployment(
         .map_err(|_| AppError::invalid("outcome", "must be success, failed or rolled_back"))?;
     let notes = text_field("notes", multi_line(&input.notes, NOTE_MAX, false))?;
     if outcome != Outcome::Success && notes.trim().is_empty() {
-        return Err(AppError::invalid("notes", "is required: say what went wrong"));
+        return Err(AppError::invalid(
+            "notes",
+            "is required: say what went wrong",
+        ));
     }
     let actor = actor.clone();
     app.store
