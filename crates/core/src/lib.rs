@@ -7,6 +7,7 @@ pub mod cmdb;
 pub mod form;
 pub mod link;
 pub mod priority;
+pub mod release;
 pub mod sla;
 pub mod text;
 pub mod ticket;

@@ -1,1 +1,0 @@
-//! Releases: the changes they group, the acceptance checklist, go-live approval and deployment.
