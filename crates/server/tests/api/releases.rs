@@ -684,7 +684,7 @@ async fn release_pages_in_both_languages(t: &TestApp) {
     assert_eq!(status, 303, "{to}");
     let (status, html) = b.get(&to).await;
     assert_eq!(status, 200);
-    assert!(html.contains("Payments &lt;2.4&gt;"), "escaped title");
+    assert!(html.contains("Payments &#60;2.4&#62;"), "escaped title");
     assert!(html.contains("Functional acceptance"));
     let id: i64 = to.trim_start_matches("/releases/").parse().unwrap();
     let (status, to2) = b
