@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod calendar;
+pub mod change;
 pub mod form;
 pub mod link;
 pub mod priority;
