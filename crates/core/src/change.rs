@@ -427,17 +427,29 @@ mod tests {
         assert!(Submitted.open_for_votes(ChangeType::Emergency));
         assert!(!Submitted.open_for_votes(ChangeType::Normal));
         assert_eq!(Implemented.next(ChangeType::Normal, true), &[Reviewed]);
-        assert_eq!(Implemented.next(ChangeType::Normal, false), &[Reviewed, Closed]);
+        assert_eq!(
+            Implemented.next(ChangeType::Normal, false),
+            &[Reviewed, Closed]
+        );
         assert_eq!(Failed.next(ChangeType::Normal, true), &[Reviewed]);
         assert!(Closed.next(ChangeType::Normal, false).is_empty());
     }
 
     #[test]
     fn review_is_required_for_failures_and_emergencies() {
-        assert!(review_required(ChangeType::Emergency, ChangeStatus::Implemented));
+        assert!(review_required(
+            ChangeType::Emergency,
+            ChangeStatus::Implemented
+        ));
         assert!(review_required(ChangeType::Normal, ChangeStatus::Failed));
-        assert!(review_required(ChangeType::Standard, ChangeStatus::BackedOut));
-        assert!(!review_required(ChangeType::Normal, ChangeStatus::Implemented));
+        assert!(review_required(
+            ChangeType::Standard,
+            ChangeStatus::BackedOut
+        ));
+        assert!(!review_required(
+            ChangeType::Normal,
+            ChangeStatus::Implemented
+        ));
     }
 
     #[test]
@@ -539,7 +551,11 @@ mod tests {
 
     #[test]
     fn shared_services_and_freezes() {
-        let ws = [w(1, 0, 10, &[], &[3]), w(2, 5, 8, &[], &[3]), w(3, 50, 60, &[], &[4])];
+        let ws = [
+            w(1, 0, 10, &[], &[3]),
+            w(2, 5, 8, &[], &[3]),
+            w(3, 50, 60, &[], &[4]),
+        ];
         let fs = [
             Freeze {
                 freeze_id: 9,

@@ -111,7 +111,13 @@ fn bind_all(sql: &mut Sql, c: &Change) {
         .push(", ")
         .bind(c.backout_plan.as_str())
         .push(", ");
-    for v in [c.planned_start, c.planned_end, c.actual_start, c.actual_end, c.cab_quorum] {
+    for v in [
+        c.planned_start,
+        c.planned_end,
+        c.actual_start,
+        c.actual_end,
+        c.cab_quorum,
+    ] {
         bind_opt(sql, v).push(", ");
     }
     sql.bind(i64::from(c.review_required)).push(", ");
@@ -280,7 +286,8 @@ pub async fn set_targets(
 /// (id, name) of the CIs that exist among `ids`.
 pub async fn ci_names(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<(i64, String)>> {
     let mut sql = Sql::new("SELECT id, name FROM cis WHERE id IN ");
-    sql.bind_list(ids.iter().copied()).push(" ORDER BY name, id");
+    sql.bind_list(ids.iter().copied())
+        .push(" ORDER BY name, id");
     let rows = sql.query().fetch_all(conn).await?;
     rows.iter()
         .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
@@ -362,7 +369,8 @@ pub struct Template {
     pub updated_at: i64,
 }
 
-const TEMPLATE_COLUMNS: &str = "SELECT id, name_zh, name_en, description, implementation_plan, test_plan, \
+const TEMPLATE_COLUMNS: &str =
+    "SELECT id, name_zh, name_en, description, implementation_plan, test_plan, \
     backout_plan, risk, active, version, created_at, updated_at FROM change_templates";
 
 fn template(r: &AnyRow) -> sqlx::Result<Template> {
@@ -435,7 +443,8 @@ pub struct FreezePeriod {
     pub updated_at: i64,
 }
 
-const FREEZE_COLUMNS: &str = "SELECT id, name, reason, service_id, starts_at, ends_at, created_by, version, \
+const FREEZE_COLUMNS: &str =
+    "SELECT id, name, reason, service_id, starts_at, ends_at, created_by, version, \
     created_at, updated_at FROM freeze_periods";
 
 fn freeze(r: &AnyRow) -> sqlx::Result<FreezePeriod> {
