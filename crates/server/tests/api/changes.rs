@@ -196,7 +196,7 @@ async fn a_normal_change_goes_through_the_cab_and_review(t: &TestApp) {
         None,
     )
     .await;
-    assert_eq!(body["allowed"], json!(["implementing"]));
+    assert_eq!(body["allowed_transitions"], json!(["implementing"]));
     let c = go_ok(t, &p.manager, id, json!({"to": "implementing"})).await;
     assert!(c["actual_start"].is_string());
     let c = go_ok(t, &p.manager, id, json!({"to": "failed"})).await;
@@ -815,22 +815,29 @@ async fn change_pages_work_in_both_languages(t: &TestApp) {
         .await;
     assert_eq!(status, 303);
 
-    // In Chinese.
-    let zh = t
-        .client
-        .get(format!(
-            "{}/changes/calendar?view=week&date=2030-03-01",
-            t.base
-        ))
-        .header("cookie", &m.cookie)
-        .header("accept-language", "zh-CN")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(zh.contains("变更日历") || zh.contains("Change calendar"));
+    // In Chinese, for a user whose language is zh-CN.
+    steward_server::app::accounts::create_user(
+        &t.app,
+        &TestApp::system(),
+        steward_server::app::accounts::NewUserInput {
+            email: "li@example.com".into(),
+            name: "李".into(),
+            role: "cab_member".into(),
+            password: Some(crate::common::PASSWORD.into()),
+            organization_id: None,
+            team_ids: vec![],
+            locale: Some("zh-CN".into()),
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let zh = Browser::login(t, "li@example.com").await;
+    let (status, html) = zh.get("/changes/calendar?view=week&date=2030-03-01").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("变更日历") && html.contains("周一"), "{html}");
+    let (_, html) = zh.get(&location).await;
+    assert!(html.contains("已评估") || html.contains("已批准"), "{html}");
 
     // Requesters: no such page.
     let r = Browser::login(t, "req@example.com").await;
