@@ -21,3 +21,5 @@ if ! command -v cargo-nextest >/dev/null 2>&1; then
 fi
 # The SMTP receiver the outbound mail tests send to.
 python3 -c "import aiosmtpd" 2>/dev/null || python3 -m pip install --quiet aiosmtpd
+# Python's icalendar reads the change calendar feed in the changes tests.
+python3 -c "import icalendar" 2>/dev/null || python3 -m pip install --quiet icalendar

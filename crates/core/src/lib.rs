@@ -4,6 +4,7 @@
 pub mod access;
 pub mod calendar;
 pub mod cmdb;
+pub mod change;
 pub mod form;
 pub mod link;
 pub mod priority;

@@ -47,6 +47,8 @@ CREATE TABLE changes (
     -- Failed, backed-out and emergency changes need a post-implementation review.
     review_required BIGINT NOT NULL DEFAULT 0,
     review_notes TEXT,
+    -- The review's verdict: successful, partially_successful or unsuccessful.
+    review_outcome TEXT,
     reviewed_by BIGINT REFERENCES users(id),
     reviewed_at BIGINT,
     version BIGINT NOT NULL,
