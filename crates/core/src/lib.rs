@@ -6,6 +6,7 @@ pub mod calendar;
 pub mod form;
 pub mod link;
 pub mod priority;
+pub mod problem;
 pub mod sla;
 pub mod text;
 pub mod ticket;
