@@ -186,7 +186,10 @@ mod tests {
         };
         assert!(KnownError.check(Resolved, no_resolution).is_err());
         // Going back needs nothing.
-        assert_eq!(KnownError.check(UnderInvestigation, Evidence::default()), Ok(()));
+        assert_eq!(
+            KnownError.check(UnderInvestigation, Evidence::default()),
+            Ok(())
+        );
     }
 
     #[test]
@@ -202,7 +205,12 @@ mod tests {
             previous: p,
         };
         let out = top_trends(
-            vec![row("a", 3, 0), row("b", 5, 1), row("c", 1, 0), row("d", 3, 3)],
+            vec![
+                row("a", 3, 0),
+                row("b", 5, 1),
+                row("c", 1, 0),
+                row("d", 3, 3),
+            ],
             2,
             10,
         );

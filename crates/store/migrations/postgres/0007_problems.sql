@@ -44,3 +44,12 @@ CREATE TABLE problem_search (
 CREATE INDEX problem_search_doc ON problem_search USING GIN (doc);
 -- The trend view counts incidents by category and service over a period.
 CREATE INDEX tickets_kind_created ON tickets(kind, created_at);
+-- A known error applied to an incident: its workaround posted as a reply, once per incident.
+CREATE TABLE problem_applications (
+    problem_id BIGINT NOT NULL REFERENCES problems(id),
+    ticket_id BIGINT NOT NULL REFERENCES tickets(id),
+    comment_id BIGINT NOT NULL REFERENCES comments(id),
+    applied_by BIGINT NOT NULL REFERENCES users(id),
+    applied_at BIGINT NOT NULL,
+    PRIMARY KEY (problem_id, ticket_id)
+);
