@@ -9,6 +9,7 @@ pub mod form;
 pub mod link;
 pub mod priority;
 pub mod release;
+pub mod problem;
 pub mod sla;
 pub mod text;
 pub mod ticket;

@@ -67,9 +67,28 @@ impl LinkType {
     }
 }
 
+/// Whether two records may be linked: a record never links to itself.
+pub fn check_link(
+    source: (RecordKind, i64),
+    target: (RecordKind, i64),
+) -> Result<(), &'static str> {
+    if source == target {
+        Err("a record cannot be linked to itself")
+    } else {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_record_never_links_to_itself() {
+        assert!(check_link((RecordKind::Ticket, 1), (RecordKind::Ticket, 1)).is_err());
+        assert!(check_link((RecordKind::Ticket, 1), (RecordKind::Problem, 1)).is_ok());
+        assert!(check_link((RecordKind::Ticket, 1), (RecordKind::Ticket, 2)).is_ok());
+    }
 
     #[test]
     fn related_reads_the_same_from_both_ends() {

@@ -80,3 +80,74 @@ pub async fn delete(conn: &mut AnyConnection, id: i64) -> Result<bool> {
         .await?;
     Ok(r.rows_affected() > 0)
 }
+
+/// What a link shows of the record at its other end.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordLabel {
+    /// INC-000001, PRB-000001, CHG-000001, the CI's name …
+    pub number: String,
+    pub title: String,
+    pub status: String,
+}
+
+/// The table and columns each kind is read from: (table, number column, title column, status
+/// column). Releases and articles are read by the columns their slices define
+/// (`releases(id, number, title, status)`, `knowledge_articles(id, number, title, status)`);
+/// this is the one place to adjust when a table differs.
+fn record_table(kind: &str) -> Option<(&'static str, &'static str, &'static str, &'static str)> {
+    Some(match kind {
+        "ticket" => ("tickets", "number", "title", "status"),
+        "problem" => ("problems", "number", "title", "status"),
+        "change" => ("changes", "number", "title", "status"),
+        "release" => ("releases", "number", "title", "status"),
+        "ci" => ("cis", "name", "name", "status"),
+        "article" => ("knowledge_articles", "number", "title", "status"),
+        _ => return None,
+    })
+}
+
+/// The label of a record of any kind; None when there is no such record.
+pub async fn label(conn: &mut AnyConnection, kind: &str, id: i64) -> Result<Option<RecordLabel>> {
+    let Some((table, number, title, status)) = record_table(kind) else {
+        return Ok(None);
+    };
+    let row = sqlx::query(&format!(
+        "SELECT {number}, {title}, {status} FROM {table} WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|r| {
+        Ok(RecordLabel {
+            number: r.try_get(0)?,
+            title: r.try_get(1)?,
+            status: r.try_get(2)?,
+        })
+    })
+    .transpose()
+    .map_err(|e: sqlx::Error| e.into())
+}
+
+/// Finds a record by what a person types: its number (INC-000012, PRB-000003 …; a CI by its
+/// exact name) or its id.
+pub async fn find(conn: &mut AnyConnection, kind: &str, text: &str) -> Result<Option<i64>> {
+    let Some((table, number, _, _)) = record_table(kind) else {
+        return Ok(None);
+    };
+    let text = text.trim();
+    let row = sqlx::query(&format!("SELECT id FROM {table} WHERE {number} = $1"))
+        .bind(if kind == "ci" {
+            text.to_string()
+        } else {
+            text.to_uppercase()
+        })
+        .fetch_optional(&mut *conn)
+        .await?;
+    if let Some(r) = row {
+        return Ok(Some(r.try_get(0)?));
+    }
+    match text.parse::<i64>() {
+        Ok(id) if label(conn, kind, id).await?.is_some() => Ok(Some(id)),
+        _ => Ok(None),
+    }
+}

@@ -1,1 +1,21 @@
 ## Typed links between any two records, shown on both sides.
+links-title = Links
+links-none = No links yet.
+links-remove = Remove
+links-add = Add link
+links-type = Relation
+links-kind = Record
+links-number = Number or name
+link-caused_by = Caused by
+link-caused_by-inverse = Causes
+link-duplicates = Duplicates
+link-duplicates-inverse = Duplicated by
+link-related = Related to
+link-resolved_by = Resolved by
+link-resolved_by-inverse = Resolves
+link-kind-ticket = Ticket
+link-kind-problem = Problem
+link-kind-change = Change
+link-kind-release = Release
+link-kind-ci = CI
+link-kind-article = Article

@@ -1,1 +1,21 @@
 ## Typed links between any two records, shown on both sides.
+links-title = 关联
+links-none = 暂无关联。
+links-remove = 移除
+links-add = 添加关联
+links-type = 关系
+links-kind = 记录类型
+links-number = 编号或名称
+link-caused_by = 起因于
+link-caused_by-inverse = 导致
+link-duplicates = 重复于
+link-duplicates-inverse = 被重复
+link-related = 相关
+link-resolved_by = 解决于
+link-resolved_by-inverse = 解决
+link-kind-ticket = 工单
+link-kind-problem = 问题
+link-kind-change = 变更
+link-kind-release = 发布
+link-kind-ci = 配置项
+link-kind-article = 知识文章

@@ -108,6 +108,8 @@ struct TicketPage {
     panels: super::incident::Panels,
     /// The mail of this ticket (messages received, delivery failures).
     mail: Vec<super::mail::MailItem>,
+    /// Links to problems, changes, CIs, articles and other tickets.
+    links: super::links::LinksPanel,
 }
 
 impl TicketPage {
@@ -376,7 +378,9 @@ async fn page_inner(
     }
     let mail = super::mail::ticket_mail(app, u, &c, t.id).await?;
     let http_status = flash.status.unwrap_or(StatusCode::OK);
+    let links = super::links::panel(app, u, steward_core::RecordKind::Ticket, t.id).await?;
     let page = TicketPage {
+        links,
         mail,
         panels,
         c,
