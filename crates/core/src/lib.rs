@@ -4,6 +4,7 @@
 pub mod access;
 pub mod calendar;
 pub mod form;
+pub mod knowledge;
 pub mod link;
 pub mod priority;
 pub mod sla;

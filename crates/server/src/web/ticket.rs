@@ -108,6 +108,8 @@ struct TicketPage {
     panels: super::incident::Panels,
     /// The mail of this ticket (messages received, delivery failures).
     mail: Vec<super::mail::MailItem>,
+    /// The knowledge articles that solved this ticket.
+    kb: super::knowledge::TicketArticles,
 }
 
 impl TicketPage {
@@ -376,7 +378,9 @@ async fn page_inner(
     }
     let mail = super::mail::ticket_mail(app, u, &c, t.id).await?;
     let http_status = flash.status.unwrap_or(StatusCode::OK);
+    let kb = super::knowledge::ticket_panel(app, u, t.id).await?;
     let page = TicketPage {
+        kb,
         mail,
         panels,
         c,
