@@ -482,7 +482,7 @@ pub async fn rate(
 /// (helpful, not helpful) votes of an article.
 pub async fn rating_counts(conn: &mut AnyConnection, article_id: i64) -> Result<(i64, i64)> {
     let row = sqlx::query(
-        "SELECT COALESCE(SUM(helpful), 0), COUNT(*) FROM knowledge_ratings WHERE article_id = $1",
+        "SELECT CAST(COALESCE(SUM(helpful), 0) AS BIGINT), COUNT(*) FROM knowledge_ratings WHERE article_id = $1",
     )
     .bind(article_id)
     .fetch_one(conn)
