@@ -6,6 +6,7 @@ pub mod calendar;
 pub mod cmdb;
 pub mod change;
 pub mod form;
+pub mod knowledge;
 pub mod link;
 pub mod priority;
 pub mod release;

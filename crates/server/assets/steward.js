@@ -101,3 +101,49 @@
     setInterval(countdowns, 30000);
   });
 })();
+
+// knowledge: while a requester types a new request's title, matching articles are suggested
+// (debounced); without JavaScript the box keeps its link to the knowledge base.
+(function () {
+  "use strict";
+  function start() {
+    var box = document.querySelector("[data-kb-suggest]");
+    var input = document.querySelector("[data-kb-suggest-source]");
+    if (!box || !input || !window.fetch) return;
+    var list = box.querySelector("[data-kb-suggest-list]");
+    var timer = null;
+    var last = "";
+    function show(items) {
+      while (list.firstChild) list.removeChild(list.firstChild);
+      items.forEach(function (a) {
+        var li = document.createElement("li");
+        var link = document.createElement("a");
+        link.href = "/knowledge/" + encodeURIComponent(a.id);
+        link.target = "_blank";
+        link.rel = "noopener";
+        var zh = document.documentElement.lang === "zh-CN";
+        link.textContent = (zh ? a.title_zh || a.title_en : a.title_en || a.title_zh) || a.number;
+        li.appendChild(link);
+        list.appendChild(li);
+      });
+      list.hidden = items.length === 0;
+    }
+    function lookup() {
+      var q = input.value.trim();
+      if (q === last) return;
+      last = q;
+      if (q.length < 2) { show([]); return; }
+      fetch("/api/v1/articles/suggest?q=" + encodeURIComponent(q), { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : { items: [] }; })
+        .then(function (body) { if (input.value.trim() === q) show(body.items || []); })
+        .catch(function () { show([]); });
+    }
+    input.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(lookup, 300);
+    });
+    if (input.value.trim()) lookup();
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

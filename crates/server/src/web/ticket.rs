@@ -110,6 +110,8 @@ struct TicketPage {
     mail: Vec<super::mail::MailItem>,
     /// Links to problems, changes, CIs, articles and other tickets.
     links: super::links::LinksPanel,
+    /// The knowledge articles that solved this ticket.
+    kb: super::knowledge::TicketArticles,
 }
 
 impl TicketPage {
@@ -379,8 +381,10 @@ async fn page_inner(
     let mail = super::mail::ticket_mail(app, u, &c, t.id).await?;
     let http_status = flash.status.unwrap_or(StatusCode::OK);
     let links = super::links::panel(app, u, steward_core::RecordKind::Ticket, t.id).await?;
+    let kb = super::knowledge::ticket_panel(app, u, t.id).await?;
     let page = TicketPage {
         links,
+        kb,
         mail,
         panels,
         c,
