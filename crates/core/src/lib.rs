@@ -3,14 +3,14 @@
 
 pub mod access;
 pub mod calendar;
-pub mod cmdb;
 pub mod change;
+pub mod cmdb;
 pub mod form;
 pub mod knowledge;
 pub mod link;
 pub mod priority;
-pub mod release;
 pub mod problem;
+pub mod release;
 pub mod sla;
 pub mod text;
 pub mod ticket;

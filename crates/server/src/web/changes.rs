@@ -310,6 +310,40 @@ struct ChangePage {
     planned_end: String,
     outcomes: &'static [&'static str],
     error: Option<String>,
+    impact: ChangeImpact,
+    links: super::links::LinksPanel,
+}
+
+/// What the CMDB says the change's CIs affect: the union of their upstream impact.
+#[derive(Default)]
+struct ChangeImpact {
+    services: Vec<String>,
+    organizations: Vec<String>,
+    /// CIs affected upstream, counted once each.
+    upstream: usize,
+    truncated: bool,
+}
+
+async fn change_impact(s: &AppState, u: &WebUser, ch: &ChangeView) -> Result<ChangeImpact, AppError> {
+    let mut out = ChangeImpact::default();
+    let mut upstream = std::collections::BTreeSet::new();
+    for ci in &ch.cis {
+        let view = crate::app::cmdb::impact(&s.app, &u.actor, ci.id, None).await?;
+        upstream.extend(view.upstream.iter().map(|n| n.id));
+        for sv in view.services {
+            if !out.services.contains(&sv.name) {
+                out.services.push(sv.name);
+            }
+        }
+        for o in view.organizations {
+            if !out.organizations.contains(&o.name) {
+                out.organizations.push(o.name);
+            }
+        }
+        out.truncated |= view.truncated;
+    }
+    out.upstream = upstream.len();
+    Ok(out)
 }
 
 async fn change_view(
@@ -326,7 +360,11 @@ async fn change_view(
         u.actor.can(Capability::ManageChanges)
     };
     let voted = ch.votes.iter().any(|v| v.user_id == u.actor.user_id);
+    let impact = change_impact(s, u, &ch).await?;
+    let links = super::links::panel(&s.app, u, steward_core::RecordKind::Change, id).await?;
     Ok(ChangePage {
+        impact,
+        links,
         c: Chrome::new(u, "changes"),
         can_vote: ch.open_for_votes && !raiser && !voted && u.actor.can(Capability::ApproveChanges),
         can_act,

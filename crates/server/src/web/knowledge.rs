@@ -212,6 +212,7 @@ struct ArticlePage {
     /// Viewing an older version than the default one.
     old_version: bool,
     error: Option<String>,
+    links: super::links::LinksPanel,
 }
 
 async fn article_view(
@@ -229,7 +230,9 @@ async fn article_view(
     } else {
         vec![]
     };
+    let links = super::links::panel(&s.app, u, steward_core::RecordKind::Article, a.id).await?;
     Ok(ArticlePage {
+        links,
         c: Chrome::new(u, "knowledge"),
         zh: z,
         staff,

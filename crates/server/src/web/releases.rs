@@ -290,6 +290,7 @@ struct DetailPage {
     /// Now in the user's time zone, for the deployment form's defaults.
     now_local: String,
     error: Option<String>,
+    links: super::links::LinksPanel,
 }
 
 impl DetailPage {
@@ -331,7 +332,9 @@ async fn detail_page(
         .to_zoned(u.tz.clone())
         .strftime("%Y-%m-%dT%H:%M")
         .to_string();
+    let links = super::links::panel(&s.app, u, steward_core::RecordKind::Release, id).await?;
     let page = DetailPage {
+        links,
         c: Chrome::new(u, "changes"),
         zh: zh(u),
         d,

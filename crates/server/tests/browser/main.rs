@@ -9,4 +9,5 @@
 
 mod catalogue;
 mod desk;
+mod problem_change;
 mod support;

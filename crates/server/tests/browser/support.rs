@@ -148,7 +148,7 @@ pub async fn user(
     org: Option<i64>,
     teams: Vec<i64>,
     locale: &str,
-) {
+) -> i64 {
     accounts::create_user(
         app,
         &system(),
@@ -164,7 +164,8 @@ pub async fn user(
         None,
     )
     .await
-    .unwrap();
+    .unwrap()
+    .id
 }
 
 /// Waits for the first element matching a CSS selector. Errors while polling (an element of

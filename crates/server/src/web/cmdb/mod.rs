@@ -489,6 +489,7 @@ struct CiPage {
     ch: Option<CiChoices>,
     error: Option<String>,
     error_field: String,
+    links: super::links::LinksPanel,
 }
 
 async fn ci_view(
@@ -560,7 +561,9 @@ async fn ci_view(
     } else {
         None
     };
+    let links = super::links::panel(&s.app, u, steward_core::RecordKind::Ci, ci.id).await?;
     Ok(CiPage {
+        links,
         manage,
         type_name: t.name(zh).to_string(),
         status: c.label("cmdb-status", &ci.status),
