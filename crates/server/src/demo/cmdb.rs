@@ -10,6 +10,17 @@ use std::collections::HashMap;
 use steward_core::Channel;
 use steward_store::{accounts, catalogue, cmdb as store};
 
+/// key, type, name, status, attributes, catalogue service, organisation
+type DemoCi<'a> = (
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    serde_json::Value,
+    Option<i64>,
+    Option<i64>,
+);
+
 pub async fn load(app: &App) -> AppResult<()> {
     let sys = Actor::system(Channel::System);
     let (types, email_svc, network_svc, huadong, network_team, owner) = {
