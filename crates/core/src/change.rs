@@ -262,7 +262,6 @@ pub struct Window {
     pub end: i64,
     pub cis: Vec<i64>,
     pub services: Vec<i64>,
-    pub emergency: bool,
 }
 
 /// A freeze (blackout) period [start, end): for one service, or for all when `service` is None.
@@ -517,7 +516,6 @@ mod tests {
             end,
             cis: cis.to_vec(),
             services: services.to_vec(),
-            emergency: false,
         }
     }
 

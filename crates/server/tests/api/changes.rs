@@ -234,7 +234,7 @@ async fn a_normal_change_goes_through_the_cab_and_review(t: &TestApp) {
     // Every step is in the audit log.
     let mut conn = t.app.read().await.unwrap();
     let rows: Vec<(String, Option<String>)> = sqlx::query_as(
-        "SELECT action, new_value FROM audit_log WHERE entity = 'change' AND entity_id = $1 ORDER BY id",
+        "SELECT action, new_value FROM audit_log WHERE entity = 'change' AND entity_id = $1 ORDER BY seq",
     )
     .bind(id)
     .fetch_all(&mut *conn)
@@ -744,7 +744,7 @@ async fn change_pages_work_in_both_languages(t: &TestApp) {
     assert_eq!(status, 303);
     let (status, html) = b.get(&location).await;
     assert_eq!(status, 200);
-    assert!(html.contains("Renew &lt;TLS&gt; certificate"));
+    assert!(html.contains("Renew &#60;TLS&#62; certificate"));
     assert!(html.contains("Submit to the CAB"));
     let id: i64 = location.rsplit('/').next().unwrap().parse().unwrap();
     let c: Value = t
@@ -775,7 +775,7 @@ async fn change_pages_work_in_both_languages(t: &TestApp) {
     assert_eq!(status, 303);
     let cab = Browser::login(t, "cab1@example.com").await;
     let (_, html) = cab.get("/changes?mine=votes").await;
-    assert!(html.contains("Renew &lt;TLS&gt; certificate"));
+    assert!(html.contains("Renew &#60;TLS&#62; certificate"));
     let (status, _) = cab
         .post(
             &location,

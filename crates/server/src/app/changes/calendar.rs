@@ -109,7 +109,6 @@ async fn windows(conn: &mut AnyConnection, changes: &[Change]) -> AppResult<Vec<
                 end: c.planned_end?,
                 cis: cis.remove(&c.id).unwrap_or_default(),
                 services: services.remove(&c.id).unwrap_or_default(),
-                emergency: c.change_type == "emergency",
             })
         })
         .collect())
@@ -134,7 +133,6 @@ pub(crate) async fn freezes_hit(
         end,
         cis: vec![],
         services,
-        emergency: false,
     };
     let rules_f: Vec<Freeze> = freezes.iter().map(freeze_rule).collect();
     Ok(rules::conflicts(&[w], &rules_f)

@@ -269,7 +269,7 @@ pub struct FreezeInput {
     pub ends_at: String,
 }
 
-/// Freeze periods that end after `from` (all when None), in start order.
+/// Every freeze period, in start order.
 pub async fn list_freezes(app: &App, actor: &Actor) -> AppResult<Vec<FreezeView>> {
     require_reader(actor)?;
     let mut conn = app.read().await?;
