@@ -117,15 +117,14 @@ pub async fn label(conn: &mut AnyConnection, kind: &str, id: i64) -> Result<Opti
     .bind(id)
     .fetch_optional(conn)
     .await?;
-    row.map(|r| {
+    let read = |r: &AnyRow| -> sqlx::Result<RecordLabel> {
         Ok(RecordLabel {
             number: r.try_get(0)?,
             title: r.try_get(1)?,
             status: r.try_get(2)?,
         })
-    })
-    .transpose()
-    .map_err(|e: sqlx::Error| e.into())
+    };
+    Ok(row.as_ref().map(read).transpose()?)
 }
 
 /// Finds a record by what a person types: its number (INC-000012, PRB-000003 …; a CI by its

@@ -70,3 +70,4 @@ problems-previous = Period before
 problems-change = Change
 problems-raise = Raise problem
 problems-on-ticket = Problems
+problems-no-trends = No recurring incidents in this period.

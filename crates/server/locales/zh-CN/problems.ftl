@@ -70,3 +70,4 @@ problems-previous = 前一时间段
 problems-change = 变化
 problems-raise = 发起问题
 problems-on-ticket = 问题
+problems-no-trends = 此时间段内没有反复出现的事件。
