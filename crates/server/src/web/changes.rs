@@ -324,7 +324,11 @@ struct ChangeImpact {
     truncated: bool,
 }
 
-async fn change_impact(s: &AppState, u: &WebUser, ch: &ChangeView) -> Result<ChangeImpact, AppError> {
+async fn change_impact(
+    s: &AppState,
+    u: &WebUser,
+    ch: &ChangeView,
+) -> Result<ChangeImpact, AppError> {
     let mut out = ChangeImpact::default();
     let mut upstream = std::collections::BTreeSet::new();
     for ci in &ch.cis {
