@@ -306,6 +306,15 @@ impl DetailPage {
             .is_ok_and(|s| s.is_assembling())
     }
 
+    /// A history entry's old or new value: statuses and check results in words.
+    fn value(&self, e: &HistoryEntry, v: &str) -> String {
+        match e.field.as_deref() {
+            Some("status") => self.c.label("release-status", v),
+            Some(f) if f.starts_with("check:") => self.c.label("release-result", v),
+            _ => v.to_string(),
+        }
+    }
+
     /// A history entry's action in words.
     fn action(&self, e: &HistoryEntry) -> String {
         match e.field.as_deref() {

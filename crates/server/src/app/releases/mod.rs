@@ -687,9 +687,8 @@ pub async fn history(app: &App, actor: &Actor, id: i64) -> AppResult<Vec<History
     for e in entries {
         let name = match e.actor_id {
             Some(uid) => {
-                if !names.contains_key(&uid) {
-                    let n = accounts::get_user(&mut conn, uid).await?.map(|u| u.name);
-                    names.insert(uid, n);
+                if let std::collections::hash_map::Entry::Vacant(v) = names.entry(uid) {
+                    v.insert(accounts::get_user(&mut conn, uid).await?.map(|u| u.name));
                 }
                 names.get(&uid).cloned().flatten()
             }
