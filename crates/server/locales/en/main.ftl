@@ -26,6 +26,7 @@ nav-problems = Problems
 nav-changes = Changes
 nav-cmdb = CMDB
 nav-knowledge = Knowledge
+nav-releases = Releases
 nav-profile = Profile
 nav-logout = Sign out
 search-label = Search tickets

@@ -26,6 +26,7 @@ nav-problems = 问题
 nav-changes = 变更
 nav-cmdb = 配置管理
 nav-knowledge = 知识库
+nav-releases = 发布
 nav-profile = 个人设置
 nav-logout = 退出登录
 search-label = 搜索工单

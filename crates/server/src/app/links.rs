@@ -77,7 +77,7 @@ pub fn record_url(kind: &str, id: i64) -> String {
         "problem" => format!("/problems/{id}"),
         "change" => format!("/changes/{id}"),
         "release" => format!("/releases/{id}"),
-        "ci" => format!("/cmdb/cis/{id}"),
+        "ci" => format!("/cmdb/{id}"),
         "article" => format!("/knowledge/{id}"),
         _ => "/".to_string(),
     }

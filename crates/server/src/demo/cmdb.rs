@@ -51,15 +51,7 @@ pub async fn load(app: &App) -> AppResult<()> {
     };
     let ty = |code: &str| types.get(code).copied().unwrap_or_default();
     // (key, type, name, status, attributes, catalogue service, organisation)
-    let cis: Vec<(
-        &str,
-        &str,
-        &str,
-        &str,
-        serde_json::Value,
-        Option<i64>,
-        Option<i64>,
-    )> = vec![
+    let cis: Vec<DemoCi> = vec![
         (
             "dc",
             "location",

@@ -116,7 +116,7 @@ async fn scenario(d: &WebDriver, base: &str, incidents: &[String]) -> WebDriverR
         ("outage", "none"),
         ("backout", "easy"),
     ] {
-        d.find(By::Css(&format!(
+        d.find(By::Css(format!(
             "input[name=risk_{question}][value={answer}]"
         )))
         .await?

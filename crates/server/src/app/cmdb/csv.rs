@@ -180,10 +180,10 @@ impl Record<'_> {
     }
 }
 
-fn read(
-    bytes: &[u8],
-    required: &[&str],
-) -> AppResult<(Vec<String>, Vec<(u64, csv::StringRecord)>)> {
+/// A CSV record with its line number in the file.
+type NumberedRecord = (u64, csv::StringRecord);
+
+fn read(bytes: &[u8], required: &[&str]) -> AppResult<(Vec<String>, Vec<NumberedRecord>)> {
     if bytes.len() > IMPORT_BYTES {
         return Err(AppError::TooLarge {
             field: "file".into(),

@@ -775,12 +775,12 @@ pub async fn history(app: &App, actor: &Actor, id: i64) -> AppResult<Vec<History
     for e in entries {
         let name = match e.actor_id {
             Some(a) => {
-                if !names.contains_key(&a) {
+                if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(a) {
                     let n = accounts::get_user(&mut conn, a)
                         .await?
                         .map(|u| u.name)
                         .unwrap_or_default();
-                    names.insert(a, n);
+                    slot.insert(n);
                 }
                 names.get(&a).cloned()
             }
