@@ -83,7 +83,6 @@ field-change_id = Change
 field-text_zh = Check (Chinese)
 field-text_en = Check (English)
 field-note = Note
-field-decision = Decision
 field-comment = Comment
 field-started_at = Started
 field-finished_at = Finished

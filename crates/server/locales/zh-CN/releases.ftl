@@ -83,7 +83,6 @@ field-change_id = 变更
 field-text_zh = 检查项（中文）
 field-text_en = 检查项（英文）
 field-note = 备注
-field-decision = 决定
 field-comment = 意见
 field-started_at = 开始时间
 field-finished_at = 结束时间

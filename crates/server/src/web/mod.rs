@@ -551,14 +551,21 @@ mod tests {
             .filter(|l| !l.starts_with(' ') && !l.starts_with('#') && l.contains(" = "))
             .filter_map(|l| l.split(" = ").next())
             .collect();
+        // Every file under the directories, sub-modules (web/cmdb/…) included.
         let mut sources = Vec::new();
-        for sub in ["templates", "src/web"] {
-            for entry in std::fs::read_dir(format!("{dir}/{sub}")).unwrap() {
+        let mut dirs: Vec<std::path::PathBuf> = ["templates", "src/web"]
+            .iter()
+            .map(|sub| format!("{dir}/{sub}").into())
+            .collect();
+        while let Some(d) = dirs.pop() {
+            for entry in std::fs::read_dir(d).unwrap() {
                 let path = entry.unwrap().path();
-                sources.push((
-                    path.display().to_string(),
-                    std::fs::read_to_string(&path).unwrap(),
-                ));
+                if path.is_dir() {
+                    dirs.push(path);
+                } else {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    sources.push((path.display().to_string(), text));
+                }
             }
         }
         let mut missing = Vec::new();
