@@ -128,10 +128,12 @@ async fn load(conn: &mut AnyConnection, now: i64) -> Result<(), String> {
     }
     for (relation, first, n, target) in rules {
         let t = Instant::now();
+        // `WHERE true`: SQLite cannot tell an upsert's ON CONFLICT from a join constraint after
+        // INSERT … SELECT … FROM without it.
         sqlx::query(&format!(
             "{SEQ}INSERT INTO ci_relationships (source_id, target_id, relation, created_at) \
              SELECT {first} + k, {target}, $3, $4 FROM (SELECT n - 1 AS k FROM seq) x \
-             ON CONFLICT (source_id, target_id, relation) DO NOTHING"
+             WHERE true ON CONFLICT (source_id, target_id, relation) DO NOTHING"
         ))
         .bind(1i64)
         .bind(n)
