@@ -147,3 +147,43 @@
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
 })();
+
+// CMDB: a field naming CIs ([data-ci-picker], comma-separated "#42" references) suggests CIs
+// by name as the user types its last reference; a suggestion keeps the references before it.
+// Without JavaScript the field takes CI numbers.
+(function () {
+  "use strict";
+  function start() {
+    if (!window.fetch) return;
+    document.querySelectorAll("input[data-ci-picker]").forEach(function (input) {
+      var list = document.getElementById(input.getAttribute("list"));
+      if (!list) return;
+      var timer = null;
+      function lookup() {
+        var text = input.value;
+        var cut = Math.max(text.lastIndexOf(","), text.lastIndexOf("，"), text.lastIndexOf("、"));
+        var before = cut < 0 ? "" : text.slice(0, cut + 1) + " ";
+        var q = text.slice(cut + 1).trim();
+        if (q.length < 1 || q.charAt(0) === "#") return;
+        fetch("/api/v1/cis?limit=10&q=" + encodeURIComponent(q), { credentials: "same-origin", headers: { Accept: "application/json" } })
+          .then(function (r) { return r.ok ? r.json() : { items: [] }; })
+          .then(function (body) {
+            if (input.value !== text) return;
+            while (list.firstChild) list.removeChild(list.firstChild);
+            (body.items || []).forEach(function (ci) {
+              var o = document.createElement("option");
+              o.value = before + "#" + ci.id + " " + ci.name + " (" + ci.type_code + ")";
+              list.appendChild(o);
+            });
+          })
+          .catch(function () {});
+      }
+      input.addEventListener("input", function () {
+        clearTimeout(timer);
+        timer = setTimeout(lookup, 250);
+      });
+    });
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

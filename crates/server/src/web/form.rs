@@ -193,6 +193,25 @@ pub fn check(u: &WebUser, headers: &HeaderMap, fields: &Fields) -> Result<(), Ap
     u.check_csrf(fields.get("csrf"))
 }
 
+/// The CIs a text field names: comma-separated references, each a CI number ("42", "#42") or a
+/// suggestion of the CI picker ("#42 db-01 (database)"), whose leading number counts.
+pub fn ci_refs(field: &str, text: &str) -> Result<Vec<i64>, AppError> {
+    text.split([',', '，', '、', ';', '\n'])
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(|r| {
+            let r = r.strip_prefix('#').unwrap_or(r);
+            let digits = r.find(|c: char| !c.is_ascii_digit()).unwrap_or(r.len());
+            r[..digits].parse().map_err(|_| {
+                AppError::invalid(
+                    field,
+                    "name CIs by number (#42) or pick them from the suggestions",
+                )
+            })
+        })
+        .collect()
+}
+
 /// A random token for a form, used as its idempotency key so that a double submit creates one
 /// record.
 pub fn form_nonce() -> String {
@@ -212,5 +231,16 @@ mod tests {
         assert_eq!(f.opt("c").as_deref(), Some("x y"));
         assert!(f.id("c").is_err());
         assert_eq!(f.id("missing").unwrap(), None);
+    }
+
+    #[test]
+    fn ci_references_by_number_or_suggestion() {
+        assert_eq!(
+            super::ci_refs("ci_ids", "12, #34 db-01 (database)，56、 ").unwrap(),
+            vec![12, 34, 56]
+        );
+        assert_eq!(super::ci_refs("ci_ids", " ").unwrap(), Vec::<i64>::new());
+        assert!(super::ci_refs("ci_ids", "12, db-01").is_err());
+        assert!(super::ci_refs("ci_ids", "#").is_err());
     }
 }

@@ -685,7 +685,21 @@ async fn cmdb_pages_list_show_impact_and_import(t: &TestApp) {
         (status, to.as_str()),
         (303, format!("/cmdb/{host}").as_str())
     );
-    // Add a relationship from the page, and the type admin page creates a type.
+    // Add a relationship from the page, naming the other CI as the picker's suggestion does
+    // (a bare name is refused); and the type admin page creates a type.
+    let (status, html) = b
+        .post(
+            &format!("/cmdb/{host}"),
+            &format!("/cmdb/{host}/relationships"),
+            &[
+                ("direction", "in"),
+                ("relation", "depends_on"),
+                ("other_id", "邮件系统"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422, "{html}");
+    let picked = format!("#{mail} 邮件系统 (application)");
     let (status, _) = b
         .post(
             &format!("/cmdb/{host}"),
@@ -693,7 +707,7 @@ async fn cmdb_pages_list_show_impact_and_import(t: &TestApp) {
             &[
                 ("direction", "in"),
                 ("relation", "depends_on"),
-                ("other_id", &mail.to_string()),
+                ("other_id", &picked),
             ],
         )
         .await;

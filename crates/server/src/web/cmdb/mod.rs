@@ -641,9 +641,11 @@ async fn add_relationship(
 ) -> Response {
     let r = async {
         form::check(&u, &headers, &f)?;
-        let other = f
-            .id("other_id")?
-            .ok_or_else(|| AppError::invalid("other_id", "is required"))?;
+        let other = match form::ci_refs("other_id", f.get("other_id"))?[..] {
+            [other] => other,
+            [] => return Err(AppError::invalid("other_id", "is required")),
+            _ => return Err(AppError::invalid("other_id", "name one CI")),
+        };
         let (source_id, target_id) = if f.get("direction") == "in" {
             (other, id)
         } else {
