@@ -207,6 +207,10 @@ struct ShowPage {
     links: LinksPanel,
     can_work: bool,
     teams: Vec<(i64, String)>,
+    /// Who may own the problem (active staff who work problems) and the catalogue's services,
+    /// for the edit form.
+    owners: Vec<(i64, String)>,
+    services: Vec<(i64, String)>,
     priorities: Vec<&'static str>,
     /// The form an error belongs to, and the message.
     error_form: &'static str,
@@ -219,6 +223,14 @@ struct ShowPage {
 impl ShowPage {
     fn is_team(&self, id: &i64) -> bool {
         self.p.team_id == Some(*id)
+    }
+
+    fn is_owner(&self, id: &i64) -> bool {
+        self.p.assignee_id == Some(*id)
+    }
+
+    fn is_service(&self, id: &i64) -> bool {
+        self.p.service_id == Some(*id)
     }
 
     fn form_error(&self, form: &str) -> Option<&str> {
@@ -243,11 +255,18 @@ async fn show_view(
         Some(f) => (f.get("cause").to_string(), f.get("workaround").to_string()),
         None => (p.cause.clone(), p.workaround.clone()),
     };
+    let (owners, services) = if can_work(u) {
+        edit_choices(s, u, &p).await?
+    } else {
+        Default::default()
+    };
     let page = ShowPage {
         c: Chrome::new(u, "problems"),
         links,
         can_work: can_work(u),
         teams: teams(s, u).await?,
+        owners,
+        services,
         priorities: Priority::ALL.iter().map(|p| p.as_str()).collect(),
         error_form: error.map(|(f, _)| f).unwrap_or(""),
         error: error.map(|(_, e)| describe(u.lang, e)),
@@ -257,6 +276,49 @@ async fn show_view(
     };
     let status = error.map(|(_, e)| status_of(e)).unwrap_or(StatusCode::OK);
     Ok(render(status, &page))
+}
+
+/// The owners and services the edit form offers; the current owner stays listed even when they
+/// no longer work problems, so that saving the form does not silently drop them.
+async fn edit_choices(
+    s: &AppState,
+    u: &WebUser,
+    p: &ProblemView,
+) -> Result<(Vec<(i64, String)>, Vec<(i64, String)>), AppError> {
+    let filter = steward_store::accounts::UserFilter {
+        staff_only: true,
+        limit: 500,
+        ..Default::default()
+    };
+    let mut owners: Vec<(i64, String)> = accounts::list_users(&s.app, &u.actor, filter)
+        .await?
+        .into_iter()
+        .filter(|m| {
+            m.active
+                && m.role
+                    .parse::<steward_core::Role>()
+                    .is_ok_and(|r| r.can(Capability::WorkProblems))
+        })
+        .map(|m| (m.id, m.name))
+        .collect();
+    if let (Some(id), Some(name)) = (p.assignee_id, &p.assignee_name) {
+        if !owners.iter().any(|(o, _)| *o == id) {
+            owners.push((id, name.clone()));
+        }
+    }
+    let services = crate::app::catalogue::list_services(&s.app, &u.actor)
+        .await?
+        .into_iter()
+        .map(|sv| {
+            let name = if u.lang == crate::i18n::Lang::ZhCn {
+                sv.name_zh
+            } else {
+                sv.name_en
+            };
+            (sv.id, name)
+        })
+        .collect();
+    Ok((owners, services))
 }
 
 async fn show(State(s): State<AppState>, u: WebUser, Path(id): Path<i64>) -> Response {
@@ -295,6 +357,8 @@ async fn edit(
             priority: f.opt("priority"),
             impact: f.opt("impact"),
             team_id: Some(f.id("team_id")?),
+            assignee_id: Some(f.id("assignee_id")?),
+            service_id: Some(f.id("service_id")?),
             category: Some(f.opt("category")),
             cause: Some(f.get("cause").into()),
             method_notes: Some(f.get("method_notes").into()),

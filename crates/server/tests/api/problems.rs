@@ -576,6 +576,51 @@ async fn an_agent_links_incidents_and_records_a_known_error_on_the_pages(t: &Tes
         .unwrap();
     assert_eq!(v["status"], "known_error");
     assert_eq!(v["incidents"].as_array().unwrap().len(), 3);
+    // The edit form sets the owner, the service and the impact.
+    let admin = t.user("admin@example.com", "admin", None, vec![]).await;
+    let svc = t
+        .post(
+            "/api/v1/services",
+            &admin,
+            json!({"code": "WIFI", "name_zh": "无线网络", "name_en": "Wi-Fi"}),
+        )
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let (_, html) = b.get(&page).await;
+    assert!(html.contains("name=\"assignee_id\"") && html.contains("Wi-Fi</option>"));
+    let (agent_id, svc_id) = (agent.id.to_string(), svc.to_string());
+    let version = v["version"].to_string();
+    let (status, html) = b
+        .post(
+            &page,
+            &page,
+            &[
+                ("version", version.as_str()),
+                ("title", "Wi-Fi drops on floor 3"),
+                ("priority", "P2"),
+                ("impact", "high"),
+                ("assignee_id", agent_id.as_str()),
+                ("service_id", svc_id.as_str()),
+                ("cause", "AP firmware bug"),
+                ("workaround", "Forget the network and join again"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303, "{html}");
+    let v: Value = t
+        .get(&format!("/api/v1/problems/{id}"), &agent)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (&v["assignee_id"], &v["service_id"], &v["impact"]),
+        (&json!(agent.id), &json!(svc), &json!("high"))
+    );
     // The KEDB page finds it and applies it to an incident; the ticket page shows the link.
     let (status, html) = b.get("/problems/kedb?q=firmware").await;
     assert_eq!(status, 200);
