@@ -7,13 +7,13 @@ use super::form::{self, Fields};
 use super::session::WebUser;
 use super::{describe, finish, render, see_other, status_of, Chrome};
 use crate::app::catalogue as catalogue_app;
-use crate::app::changes::calendar::{self, CalendarView};
+use crate::app::changes::calendar::{self, ConflictView};
 use crate::app::changes::setup::{
     self, ChangeSettings, FreezeInput, FreezeView, TemplateInput, TemplateView,
 };
 use crate::app::changes::{
-    self, ChangeInput, ChangeSummary, ChangeView, ListQuery, TransitionInput, VoteInput,
-    REVIEW_OUTCOMES,
+    self, ChangeInput, ChangePatch, ChangeSummary, ChangeView, ListQuery, TransitionInput,
+    VoteInput, REVIEW_OUTCOMES,
 };
 use crate::app::views::instant;
 use crate::app::AppError;
@@ -42,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .route("/changes/setup/freezes/{id}/delete", post(remove_freeze))
         .route("/changes/setup/templates", post(add_template))
         .route("/changes/{id}", get(change_page))
+        .route("/changes/{id}/edit", get(edit_page).post(save_edit))
         .route("/changes/{id}/transition", post(transition))
         .route("/changes/{id}/vote", post(vote))
 }
@@ -148,8 +149,16 @@ struct NewPage {
     types: Vec<(&'static str, bool)>,
     templates: Vec<(TemplateView, bool)>,
     services: Vec<ServicePick>,
+    /// The draft being edited; None on the new-change form.
+    editing: Option<Editing>,
     error: Option<String>,
     error_field: String,
+}
+
+pub struct Editing {
+    pub id: i64,
+    pub number: String,
+    pub version: i64,
 }
 
 async fn new_view(
@@ -226,6 +235,7 @@ async fn new_view(
         types,
         templates,
         services,
+        editing: None,
         error: error.map(|e| describe(u.lang, e)),
         error_field: error.map(super::portal::error_field).unwrap_or_default(),
     })
@@ -245,16 +255,7 @@ fn input_from(u: &WebUser, f: &Fields) -> Result<ChangeInput, AppError> {
                 .map(|a| (q.key.to_string(), a))
         })
         .collect();
-    let ci_ids = f
-        .get("ci_ids")
-        .split([',', ' '])
-        .filter(|v| !v.trim().is_empty())
-        .map(|v| {
-            v.trim()
-                .parse()
-                .map_err(|_| AppError::invalid("ci_ids", "list CI numbers separated by commas"))
-        })
-        .collect::<Result<Vec<i64>, _>>()?;
+    let ci_ids = form::ci_refs("ci_ids", f.get("ci_ids"))?;
     Ok(ChangeInput {
         template_id: if change_type == "standard" {
             f.id("template_id")?
@@ -289,6 +290,110 @@ async fn create(State(s): State<AppState>, u: WebUser, headers: HeaderMap, f: Fi
             Err(e @ (AppError::Forbidden(_) | AppError::NotFound)) => Err(e),
             Err(e) => {
                 let page = new_view(&s, &u, Some(&f), Some(&e)).await?;
+                Ok(render(status_of(&e), &page))
+            }
+        }
+    }
+    .await;
+    finish(&u, r)
+}
+
+// --- editing a draft ---
+
+/// The draft as the fields of the change form.
+fn draft_fields(u: &WebUser, ch: &ChangeView) -> Fields {
+    let mut f = vec![
+        ("change_type", ch.change_type.clone()),
+        ("title", ch.title.clone()),
+        ("reason", ch.reason.clone()),
+        ("description", ch.description.clone()),
+        ("implementation_plan", ch.implementation_plan.clone()),
+        ("test_plan", ch.test_plan.clone()),
+        ("backout_plan", ch.backout_plan.clone()),
+        ("planned_start", local_value(u, &ch.planned_start)),
+        ("planned_end", local_value(u, &ch.planned_end)),
+        (
+            "ci_ids",
+            ch.cis
+                .iter()
+                .map(|ci| format!("#{} {}", ci.id, ci.name))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+    ];
+    f.extend(
+        ch.services
+            .iter()
+            .map(|sv| ("service_ids", sv.id.to_string())),
+    );
+    let answers = ch.risk_answers.iter();
+    let mut fields: Vec<(String, String)> =
+        f.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    fields.extend(answers.map(|(q, a)| (format!("risk_{q}"), a.clone())));
+    Fields(fields)
+}
+
+async fn edit_view(
+    s: &AppState,
+    u: &WebUser,
+    id: i64,
+    typed: Option<&Fields>,
+    error: Option<&AppError>,
+) -> Result<NewPage, AppError> {
+    let ch = changes::get(&s.app, &u.actor, id).await?;
+    let stored = draft_fields(u, &ch);
+    let mut page = new_view(s, u, Some(typed.unwrap_or(&stored)), error).await?;
+    page.editing = Some(Editing {
+        id,
+        number: ch.number,
+        version: ch.version,
+    });
+    Ok(page)
+}
+
+async fn edit_page(State(s): State<AppState>, u: WebUser, Path(id): Path<i64>) -> Response {
+    let r = async {
+        Ok(render(
+            StatusCode::OK,
+            &edit_view(&s, &u, id, None, None).await?,
+        ))
+    }
+    .await;
+    finish(&u, r)
+}
+
+async fn save_edit(
+    State(s): State<AppState>,
+    u: WebUser,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    f: Fields,
+) -> Response {
+    let r = async {
+        form::check(&u, &headers, &f)?;
+        let result = async {
+            let input = input_from(&u, &f)?;
+            let patch = ChangePatch {
+                title: Some(input.title),
+                reason: Some(input.reason),
+                description: Some(input.description),
+                risk_answers: input.risk_answers,
+                implementation_plan: Some(input.implementation_plan),
+                test_plan: Some(input.test_plan),
+                backout_plan: Some(input.backout_plan),
+                planned_start: Some(input.planned_start.unwrap_or_default()),
+                planned_end: Some(input.planned_end.unwrap_or_default()),
+                ci_ids: Some(input.ci_ids),
+                service_ids: Some(input.service_ids),
+            };
+            changes::update(&s.app, &u.actor, id, patch, f.version()).await
+        }
+        .await;
+        match result {
+            Ok(_) => Ok(see_other(&format!("/changes/{id}"))),
+            Err(e @ (AppError::Forbidden(_) | AppError::NotFound)) => Err(e),
+            Err(e) => {
+                let page = edit_view(&s, &u, id, Some(&f), Some(&e)).await?;
                 Ok(render(status_of(&e), &page))
             }
         }
@@ -478,7 +583,16 @@ pub struct CalDay {
     /// The freeze periods covering part of the day.
     pub freezes: Vec<String>,
     pub items: Vec<CalItem>,
+    /// The changes on this day beyond the cell's limit (month view), listed in the week view.
+    pub more: usize,
 }
+
+/// How many changes a month-view day cell lists before "+N more": a busy month stays a
+/// readable grid (and a small page) while the week view lists every change.
+const MONTH_CELL_LIMIT: usize = 8;
+
+/// How many conflicts the page lists; the cells flag every conflicted change regardless.
+const CONFLICTS_LISTED: usize = 100;
 
 #[derive(Template)]
 #[template(path = "changes_calendar.html")]
@@ -491,9 +605,10 @@ struct CalendarPage {
     prev: String,
     next: String,
     weeks: Vec<Vec<CalDay>>,
-    view: CalendarView,
     freezes: Vec<FreezeView>,
     conflicts: usize,
+    /// The first CONFLICTS_LISTED conflicts.
+    listed_conflicts: Vec<ConflictView>,
 }
 
 fn day_start(u: &WebUser, d: Date) -> Result<i64, AppError> {
@@ -544,10 +659,14 @@ async fn calendar_page(
         let mut d = grid_start;
         while d <= grid_end {
             let (ds, de) = (day_start(&u, d)?, day_start(&u, add_days(d, 1)?)?);
-            let items = view
+            let limit = if week { usize::MAX } else { MONTH_CELL_LIMIT };
+            let mut on_day = view
                 .changes
                 .iter()
-                .filter(|e| e.start_us < de && e.end_us > ds)
+                .filter(|e| e.start_us < de && e.end_us > ds);
+            let items = on_day
+                .by_ref()
+                .take(limit)
                 .map(|e| CalItem {
                     id: e.id,
                     number: e.number.clone(),
@@ -562,6 +681,7 @@ async fn calendar_page(
                     },
                 })
                 .collect();
+            let more = on_day.count();
             let freezes = view
                 .freezes
                 .iter()
@@ -579,6 +699,7 @@ async fn calendar_page(
                 today: d == today,
                 freezes,
                 items,
+                more,
             };
             match weeks.last_mut() {
                 Some(w) if w.len() < 7 => w.push(day),
@@ -602,9 +723,9 @@ async fn calendar_page(
                 prev: prev.to_string(),
                 next: next.to_string(),
                 weeks,
-                freezes: view.freezes.clone(),
                 conflicts: view.conflicts.len(),
-                view,
+                listed_conflicts: view.conflicts.into_iter().take(CONFLICTS_LISTED).collect(),
+                freezes: view.freezes,
             },
         ))
     }

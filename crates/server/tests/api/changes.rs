@@ -13,6 +13,7 @@ on_both_databases!(
     who_may_do_what_with_changes,
     the_calendar_flags_conflicts_and_freezes_and_feeds_ics,
     change_pages_work_in_both_languages,
+    a_busy_day_in_the_month_view_links_to_the_week,
 );
 
 struct Cast {
@@ -755,11 +756,57 @@ async fn change_pages_work_in_both_languages(t: &TestApp) {
         .unwrap();
     // 10:00 in Asia/Shanghai (the default zone) is 02:00 UTC.
     assert_eq!(c["planned_start"], "2030-03-01T02:00:00Z");
+
+    // The raiser edits the draft in the same form, filled with what was saved.
+    let edit = format!("/changes/{id}/edit");
+    assert!(b.get(&location).await.1.contains(&edit));
+    let (status, html) = b.get(&edit).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("value=\"2030-03-01T10:00\""), "{html}");
+    assert!(html.contains("value=\"fully\" checked"));
+    let mut fields = vec![
+        ("version", "1"),
+        ("title", "Renew the TLS certificate"),
+        ("service_ids", svc_s.as_str()),
+        ("risk_done_before", "often"),
+        ("risk_tested", "fully"),
+        ("risk_complexity", "simple"),
+        ("risk_users", "few"),
+        ("risk_outage", "none"),
+        ("risk_backout", "easy"),
+        ("planned_start", "2030-03-01T11:00"),
+        ("planned_end", "2030-03-01T12:00"),
+        ("ci_ids", "web-01"),
+    ];
+    let (status, html) = b.post(&edit, &edit, &fields).await;
+    assert_eq!(status, 422, "a CI named without its number");
+    assert!(
+        html.contains("Renew the TLS certificate"),
+        "the typed form is kept"
+    );
+    fields.pop();
+    let (status, _) = b.post(&edit, &edit, &fields).await;
+    assert_eq!(status, 303);
+    let c: Value = t
+        .get(&format!("/api/v1/changes/{id}"), &p.manager)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(c["title"], "Renew the TLS certificate");
+    assert_eq!(c["planned_start"], "2030-03-01T03:00:00Z");
+    assert_eq!(c["version"], 2);
+    // A CAB member may read the draft but not edit it.
+    let cab = Browser::login(t, "cab1@example.com").await;
+    assert!(!cab.get(&location).await.1.contains(&edit));
+    fields[0] = ("version", "2");
+    assert_eq!(cab.post(&location, &edit, &fields).await.0, 403);
+
     let (status, _) = b
         .post(
             &location,
             &format!("/changes/{id}/transition"),
-            &[("to", "submitted"), ("version", "1")],
+            &[("to", "submitted"), ("version", "2")],
         )
         .await;
     assert_eq!(status, 303);
@@ -769,13 +816,12 @@ async fn change_pages_work_in_both_languages(t: &TestApp) {
         .post(
             &location,
             &format!("/changes/{id}/transition"),
-            &[("to", "assessed"), ("version", "2")],
+            &[("to", "assessed"), ("version", "3")],
         )
         .await;
     assert_eq!(status, 303);
-    let cab = Browser::login(t, "cab1@example.com").await;
     let (_, html) = cab.get("/changes?mine=votes").await;
-    assert!(html.contains("Renew &#60;TLS&#62; certificate"));
+    assert!(html.contains("Renew the TLS certificate"));
     let (status, _) = cab
         .post(
             &location,
@@ -845,4 +891,36 @@ async fn change_pages_work_in_both_languages(t: &TestApp) {
     assert_eq!(status, 404);
     let (status, _) = r.get("/changes/calendar").await;
     assert_eq!(status, 404);
+}
+
+async fn a_busy_day_in_the_month_view_links_to_the_week(t: &TestApp) {
+    let p = cast(t).await;
+    for n in 1..=10 {
+        let c = create(
+            t,
+            &p.raiser,
+            json!({"change_type": "normal", "title": format!("Busy change {n:02}"), "risk_answers": low_risk(),
+                   "planned_start": "2030-04-10T02:00:00Z", "planned_end": "2030-04-10T03:00:00Z"}),
+        )
+        .await;
+        go_ok(
+            t,
+            &p.raiser,
+            c["id"].as_i64().unwrap(),
+            json!({"to": "submitted"}),
+        )
+        .await;
+    }
+    let m = Browser::login(t, "cm@example.com").await;
+    let (status, month) = m.get("/changes/calendar?view=month&date=2030-04-01").await;
+    assert_eq!(status, 200);
+    let shown: Vec<u32> = (1..=10)
+        .filter(|n| month.contains(&format!("Busy change {n:02}")))
+        .collect();
+    assert_eq!(shown, (1..=8).collect::<Vec<_>>(), "the cell lists eight");
+    assert!(month.contains("+2 more"));
+    assert!(month.contains("/changes/calendar?view=week&amp;date=2030-04-10"));
+    let (_, week) = m.get("/changes/calendar?view=week&date=2030-04-10").await;
+    assert!((1..=10).all(|n| week.contains(&format!("Busy change {n:02}"))));
+    assert!(!week.contains("+2 more"));
 }
