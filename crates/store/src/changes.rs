@@ -216,11 +216,15 @@ pub async fn list(conn: &mut AnyConnection, f: &Filter) -> Result<Vec<Change>> {
     Ok(rows.iter().map(change).collect::<sqlx::Result<_>>()?)
 }
 
+/// Which changes the calendar shows over [from, to) ($1, $2): those with a planned window
+/// overlapping it, other than drafts and rejected ones.
+const IN_WINDOW: &str =
+    "c.planned_start < $2 AND c.planned_end > $1 AND c.status NOT IN ('draft', 'rejected')";
+
 /// Changes with a planned window overlapping [from, to), in start order.
 pub async fn in_window(conn: &mut AnyConnection, from: i64, to: i64) -> Result<Vec<Change>> {
     let rows = sqlx::query(&format!(
-        "{COLUMNS} WHERE planned_start < $2 AND planned_end > $1 \
-         AND status NOT IN ('draft', 'rejected') ORDER BY planned_start, id"
+        "{COLUMNS} c WHERE {IN_WINDOW} ORDER BY c.planned_start, c.id"
     ))
     .bind(from)
     .bind(to)
@@ -229,30 +233,92 @@ pub async fn in_window(conn: &mut AnyConnection, from: i64, to: i64) -> Result<V
     Ok(rows.iter().map(change).collect::<sqlx::Result<_>>()?)
 }
 
-/// The CIs (or services) of the changes: (change id, CI or service id) pairs.
-pub async fn targets_of(
-    conn: &mut AnyConnection,
-    services: bool,
-    change_ids: &[i64],
-) -> Result<Vec<(i64, i64)>> {
-    let (table, col) = if services {
+/// A change as a calendar entry: only what a calendar cell shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scheduled {
+    pub id: i64,
+    pub number: String,
+    pub title: String,
+    pub change_type: String,
+    pub status: String,
+    pub risk: Option<String>,
+    pub planned_start: i64,
+    pub planned_end: i64,
+}
+
+/// The changes of `in_window` as calendar entries. A month can hold thousands of changes, and
+/// every column read costs per row, so this reads eight columns rather than the whole record.
+pub async fn scheduled_in(conn: &mut AnyConnection, from: i64, to: i64) -> Result<Vec<Scheduled>> {
+    let rows = sqlx::query(&format!(
+        "SELECT c.id, c.number, c.title, c.change_type, c.status, c.risk, c.planned_start, \
+         c.planned_end FROM changes c WHERE {IN_WINDOW} ORDER BY c.planned_start, c.id"
+    ))
+    .bind(from)
+    .bind(to)
+    .fetch_all(conn)
+    .await?;
+    let scheduled = |r: &AnyRow| -> sqlx::Result<Scheduled> {
+        Ok(Scheduled {
+            id: r.try_get(0)?,
+            number: r.try_get(1)?,
+            title: r.try_get(2)?,
+            change_type: r.try_get(3)?,
+            status: r.try_get(4)?,
+            risk: r.try_get(5)?,
+            planned_start: r.try_get(6)?,
+            planned_end: r.try_get(7)?,
+        })
+    };
+    Ok(rows.iter().map(scheduled).collect::<sqlx::Result<_>>()?)
+}
+
+fn targets_table(services: bool) -> (&'static str, &'static str) {
+    if services {
         ("change_services", "service_id")
     } else {
         ("change_cis", "ci_id")
-    };
-    let mut out = Vec::new();
-    // Chunks keep the bound parameters under every backend's limit.
-    for chunk in change_ids.chunks(500) {
-        let mut sql = Sql::new(&format!(
-            "SELECT change_id, {col} FROM {table} WHERE change_id IN "
-        ));
-        sql.bind_list(chunk.iter().copied());
-        let rows = sql.query().fetch_all(&mut *conn).await?;
-        for r in &rows {
-            out.push((r.try_get(0)?, r.try_get(1)?));
-        }
     }
-    Ok(out)
+}
+
+/// The CIs (or services) of one change.
+pub async fn targets_of(
+    conn: &mut AnyConnection,
+    services: bool,
+    change_id: i64,
+) -> Result<Vec<i64>> {
+    let (table, col) = targets_table(services);
+    let rows = sqlx::query(&format!(
+        "SELECT {col} FROM {table} WHERE change_id = $1 ORDER BY {col}"
+    ))
+    .bind(change_id)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<sqlx::Result<_>>()?)
+}
+
+/// The CIs (or services) of the changes `in_window` shows: (change id, CI or service id) pairs.
+/// One join rather than id lists, which would take thousands of bound parameters.
+pub async fn targets_in_window(
+    conn: &mut AnyConnection,
+    services: bool,
+    from: i64,
+    to: i64,
+) -> Result<Vec<(i64, i64)>> {
+    let (table, col) = targets_table(services);
+    let rows = sqlx::query(&format!(
+        "SELECT t.change_id, t.{col} FROM {table} t JOIN changes c ON c.id = t.change_id \
+         WHERE {IN_WINDOW}"
+    ))
+    .bind(from)
+    .bind(to)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
 }
 
 /// Replaces the change's CIs (or services).
@@ -262,11 +328,7 @@ pub async fn set_targets(
     change_id: i64,
     ids: &[i64],
 ) -> Result<()> {
-    let (table, col) = if services {
-        ("change_services", "service_id")
-    } else {
-        ("change_cis", "ci_id")
-    };
+    let (table, col) = targets_table(services);
     sqlx::query(&format!("DELETE FROM {table} WHERE change_id = $1"))
         .bind(change_id)
         .execute(&mut *conn)

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use steward_core::change::{
     self as rules, ical_escape, ical_line, ical_time, ChangeStatus, Conflict, Freeze, Window,
 };
-use steward_store::changes::{self as store, Change, FreezePeriod};
+use steward_store::changes::{self as store, FreezePeriod, Scheduled};
 use utoipa::ToSchema;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -89,27 +89,29 @@ fn freeze_rule(f: &FreezePeriod) -> Freeze {
     }
 }
 
-/// The windows of the changes with their CIs and services.
-async fn windows(conn: &mut AnyConnection, changes: &[Change]) -> AppResult<Vec<Window>> {
-    let ids: Vec<i64> = changes.iter().map(|c| c.id).collect();
+/// The windows of the calendar's changes over [from, to) with their CIs and services.
+async fn windows(
+    conn: &mut AnyConnection,
+    changes: &[Scheduled],
+    from: i64,
+    to: i64,
+) -> AppResult<Vec<Window>> {
     let mut cis: HashMap<i64, Vec<i64>> = HashMap::new();
-    for (c, ci) in store::targets_of(conn, false, &ids).await? {
+    for (c, ci) in store::targets_in_window(conn, false, from, to).await? {
         cis.entry(c).or_default().push(ci);
     }
     let mut services: HashMap<i64, Vec<i64>> = HashMap::new();
-    for (c, s) in store::targets_of(conn, true, &ids).await? {
+    for (c, s) in store::targets_in_window(conn, true, from, to).await? {
         services.entry(c).or_default().push(s);
     }
     Ok(changes
         .iter()
-        .filter_map(|c| {
-            Some(Window {
-                change_id: c.id,
-                start: c.planned_start?,
-                end: c.planned_end?,
-                cis: cis.remove(&c.id).unwrap_or_default(),
-                services: services.remove(&c.id).unwrap_or_default(),
-            })
+        .map(|c| Window {
+            change_id: c.id,
+            start: c.planned_start,
+            end: c.planned_end,
+            cis: cis.remove(&c.id).unwrap_or_default(),
+            services: services.remove(&c.id).unwrap_or_default(),
         })
         .collect())
 }
@@ -122,11 +124,7 @@ pub(crate) async fn freezes_hit(
     end: i64,
 ) -> AppResult<Vec<String>> {
     let freezes = store::freezes_in(conn, start, end).await?;
-    let services = store::targets_of(conn, true, &[change_id])
-        .await?
-        .into_iter()
-        .map(|(_, s)| s)
-        .collect();
+    let services = store::targets_of(conn, true, change_id).await?;
     let w = Window {
         change_id,
         start,
@@ -156,9 +154,9 @@ pub async fn calendar(
 ) -> AppResult<CalendarView> {
     require_reader(actor)?;
     let mut conn = app.read().await?;
-    let changes = store::in_window(&mut conn, from, to).await?;
+    let changes = store::scheduled_in(&mut conn, from, to).await?;
     let freezes = store::freezes_in(&mut conn, from, to).await?;
-    let ws = windows(&mut conn, &changes).await?;
+    let ws = windows(&mut conn, &changes, from, to).await?;
     let rules_f: Vec<Freeze> = freezes.iter().map(freeze_rule).collect();
     let conflicts = rules::conflicts(&ws, &rules_f);
     let mut conflicted = std::collections::HashSet::new();
@@ -174,22 +172,22 @@ pub async fn calendar(
         }
     }
     let entries = changes
-        .iter()
-        .filter_map(|c| {
-            let (start, end) = (c.planned_start?, c.planned_end?);
-            Some(CalendarEntry {
+        .into_iter()
+        .map(|c| {
+            let (start, end) = (c.planned_start, c.planned_end);
+            CalendarEntry {
                 id: c.id,
-                number: c.number.clone(),
-                title: c.title.clone(),
-                change_type: c.change_type.clone(),
-                status: c.status.clone(),
-                risk: c.risk.clone(),
+                conflicted: conflicted.contains(&c.id),
+                number: c.number,
+                title: c.title,
+                change_type: c.change_type,
+                status: c.status,
+                risk: c.risk,
                 planned_start: instant(start),
                 planned_end: instant(end),
-                conflicted: conflicted.contains(&c.id),
                 start_us: start,
                 end_us: end,
-            })
+            }
         })
         .collect();
     Ok(CalendarView {

@@ -134,18 +134,14 @@ pub(crate) fn kind_of(c: &Change) -> AppResult<(ChangeType, ChangeStatus)> {
 
 async fn build_view(conn: &mut AnyConnection, c: &Change) -> AppResult<ChangeView> {
     let (t, s) = kind_of(c)?;
-    let ci_ids: Vec<i64> = store::targets_of(conn, false, &[c.id])
-        .await?
-        .into_iter()
-        .map(|(_, id)| id)
-        .collect();
+    let ci_ids = store::targets_of(conn, false, c.id).await?;
     let cis = store::ci_names(conn, &ci_ids)
         .await?
         .into_iter()
         .map(|(id, name)| NamedRef { id, name })
         .collect();
     let mut services = Vec::new();
-    for (_, id) in store::targets_of(conn, true, &[c.id]).await? {
+    for id in store::targets_of(conn, true, c.id).await? {
         if let Some(s) = catalogue::get_service(conn, id).await? {
             services.push(NamedRef {
                 id,
