@@ -349,16 +349,27 @@ async fn build_view(
     } else {
         0
     };
+    // Requesters read the live version only: not a newer draft's title, nor the review notes.
+    let staff = is_staff(actor);
+    let mut content_view = VersionView::new(&content);
+    if !staff {
+        content_view.reviewer_name = None;
+        content_view.review_comment = String::new();
+    }
     Ok(ArticleView {
         id: a.id,
         number: a.number.clone(),
-        title: a.title.clone(),
+        title: if staff {
+            a.title.clone()
+        } else {
+            shown_title(&content)
+        },
         status: a.status.clone(),
         audience: a.audience.clone(),
         category_id: a.category_id,
         latest_version: a.latest_version,
         published_version: a.published_version,
-        content: VersionView::new(&content),
+        content: content_view,
         helpful,
         not_helpful,
         my_rating,
@@ -665,6 +676,13 @@ pub async fn update_article(
                 check_category(&mut ctx.conn, category_id).await?;
                 let mut a = old.clone();
                 a.audience = audience.unwrap_or(old.audience.clone());
+                // Showing a live article to requesters is a publication: a reviewer's decision.
+                if a.audience == "requesters"
+                    && old.audience != "requesters"
+                    && old.published_version.is_some()
+                {
+                    actor.require(Capability::ReviewKnowledge)?;
+                }
                 a.category_id = category_id;
                 let content_changed = (&title_zh, &body_zh, &title_en, &body_en)
                     != (

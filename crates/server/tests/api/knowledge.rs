@@ -333,6 +333,37 @@ async fn requesters_and_auditors_see_and_do_only_what_they_may(t: &TestApp) {
         .map(|a| a["id"].as_i64().unwrap())
         .collect();
     assert_eq!(ids, vec![public["id"].as_i64().unwrap()]);
+    // Showing a live internal article to requesters is a reviewer's decision.
+    problem(
+        t.patch(&ipath, &c.agent, json!({"audience": "requesters"}))
+            .await,
+        403,
+        None,
+    )
+    .await;
+    problem(t.get(&ipath, &c.requester).await, 404, None).await;
+    let widened = t
+        .patch(&ipath, &c.lead, json!({"audience": "requesters"}))
+        .await;
+    assert_eq!(widened.status(), 200);
+    assert_eq!(t.get(&ipath, &c.requester).await.status(), 200);
+    // A newer draft's title and the reviewers' notes stay with the staff.
+    let ppath = format!("/api/v1/articles/{}", public["id"]);
+    let res = t
+        .patch(
+            &ppath,
+            &c.agent,
+            json!({"title_en": "Draft: new password rules"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let staff_view: Value = t.get(&ppath, &c.agent).await.json().await.unwrap();
+    assert_eq!(staff_view["title"], "Draft: new password rules");
+    let seen: Value = t.get(&ppath, &c.requester).await.json().await.unwrap();
+    assert_eq!(seen["title"], "Reset your password");
+    assert_eq!(seen["content"]["title_en"], "Reset your password");
+    assert_eq!(seen["content"]["review_comment"], "");
+    assert_eq!(seen["content"]["reviewer_name"], Value::Null);
     // Requesters do not see categories managed or drafts counted; categories need a reviewer.
     problem(
         t.post(
