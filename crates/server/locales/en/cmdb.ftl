@@ -82,3 +82,17 @@ cmdb-kind-number = Number
 cmdb-kind-date = Date
 cmdb-kind-bool = Yes / no
 cmdb-kind-ip = IP address
+
+cmdb-action-create = Created
+cmdb-action-update = Changed
+cmdb-action-relate = Related
+cmdb-action-unrelate = Relationship removed
+cmdb-field-name = name
+cmdb-field-status = status
+cmdb-field-owner_id = owner
+cmdb-field-team_id = team
+cmdb-field-service_id = catalogue service
+cmdb-field-organization_id = customer
+cmdb-field-attributes = attributes
+cmdb-field-description = description
+cmdb-field-relationship = relationship

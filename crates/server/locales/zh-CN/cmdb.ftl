@@ -82,3 +82,17 @@ cmdb-kind-number = 数字
 cmdb-kind-date = 日期
 cmdb-kind-bool = 是 / 否
 cmdb-kind-ip = IP 地址
+
+cmdb-action-create = 创建
+cmdb-action-update = 修改
+cmdb-action-relate = 建立关系
+cmdb-action-unrelate = 删除关系
+cmdb-field-name = 名称
+cmdb-field-status = 状态
+cmdb-field-owner_id = 负责人
+cmdb-field-team_id = 团队
+cmdb-field-service_id = 目录服务
+cmdb-field-organization_id = 客户
+cmdb-field-attributes = 属性
+cmdb-field-description = 描述
+cmdb-field-relationship = 关系

@@ -601,6 +601,23 @@ async fn only_staff_see_the_cmdb_and_only_managers_change_it(t: &TestApp) {
         None,
     )
     .await;
+    // Both CIs' histories say who connected them and who removed the relationship.
+    let described = format!("{id} connects_to {other}");
+    for ci_id in [id, other] {
+        let h: Value = t
+            .get(&format!("/api/v1/cis/{ci_id}/history"), &m)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let items = h["items"].as_array().unwrap();
+        assert!(items
+            .iter()
+            .any(|e| e["action"] == "relate" && e["new_value"] == described));
+        assert!(items
+            .iter()
+            .any(|e| e["action"] == "unrelate" && e["old_value"] == described));
+    }
     // A relationship to itself or to a missing CI names the field.
     let res = t
         .post(

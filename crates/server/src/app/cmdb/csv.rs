@@ -6,7 +6,7 @@
 //! reason and never block the good ones, which commit together in one transaction with their
 //! audit entries and one entry for the import as a whole.
 
-use super::graph::{check_relation, describe};
+use super::graph::{audit_relationship, check_relation};
 use super::{
     attribute_defs, audit_ci, check_ci_name, check_description, check_status, check_values,
     require_manage, require_view, search_text,
@@ -492,15 +492,14 @@ pub async fn import_relationships(
                     {
                         Some(id) => {
                             report.created += 1;
-                            AuditTrail::new(&actor, "ci_relationship", id, at)
-                                .record(
-                                    ctx,
-                                    "create",
-                                    None,
-                                    None,
-                                    Some(describe(source, relation.as_str(), target)),
-                                )
-                                .await?;
+                            audit_relationship(
+                                ctx,
+                                |entity, entity_id| AuditTrail::new(&actor, entity, entity_id, at),
+                                id,
+                                true,
+                                (source, relation.as_str(), target),
+                            )
+                            .await?;
                         }
                         None => report.unchanged += 1,
                     }

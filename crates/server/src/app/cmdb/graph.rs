@@ -10,7 +10,7 @@ use sqlx::AnyConnection;
 use std::collections::{BTreeSet, HashMap};
 use steward_core::cmdb::{self as rules, Direction, Edge, Relation, Walk};
 use steward_store::cmdb::{self as store, Relationship};
-use steward_store::{accounts, catalogue};
+use steward_store::{accounts, catalogue, WriteCtx};
 use utoipa::ToSchema;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -79,8 +79,41 @@ async fn views(
 }
 
 /// The audit text of a relationship: "12 runs_on 7".
-pub(crate) fn describe(source: i64, relation: &str, target: i64) -> String {
+fn describe(source: i64, relation: &str, target: i64) -> String {
     format!("{source} {relation} {target}")
+}
+
+/// Audits a relationship made or removed: on the relationship, and on both CIs so that each
+/// CI's history shows who connected or disconnected it.
+pub(crate) async fn audit_relationship(
+    ctx: &mut WriteCtx,
+    trail_of: impl Fn(&'static str, i64) -> AuditTrail,
+    relationship_id: i64,
+    created: bool,
+    (source, relation, target): (i64, &str, i64),
+) -> AppResult<()> {
+    let text = Some(describe(source, relation, target));
+    let (action, old, new) = if created {
+        ("create", None, text)
+    } else {
+        ("delete", text, None)
+    };
+    trail_of("ci_relationship", relationship_id)
+        .record(ctx, action, None, old.clone(), new.clone())
+        .await?;
+    let ci_action = if created { "relate" } else { "unrelate" };
+    for ci in [source, target] {
+        trail_of("ci", ci)
+            .record(
+                ctx,
+                ci_action,
+                Some("relationship"),
+                old.clone(),
+                new.clone(),
+            )
+            .await?;
+    }
+    Ok(())
 }
 
 pub async fn create_relationship(
@@ -121,19 +154,14 @@ pub async fn create_relationship(
                     message: "this relationship exists already".into(),
                     allowed: None,
                 })?;
-                AuditTrail::new(&actor, "ci_relationship", id, at)
-                    .record(
-                        ctx,
-                        "create",
-                        None,
-                        None,
-                        Some(describe(
-                            input.source_id,
-                            relation.as_str(),
-                            input.target_id,
-                        )),
-                    )
-                    .await?;
+                audit_relationship(
+                    ctx,
+                    |entity, entity_id| AuditTrail::new(&actor, entity, entity_id, at),
+                    id,
+                    true,
+                    (input.source_id, relation.as_str(), input.target_id),
+                )
+                .await?;
                 let r = store::get_relationship(&mut ctx.conn, id)
                     .await?
                     .ok_or(AppError::NotFound)?;
@@ -154,15 +182,15 @@ pub async fn delete_relationship(app: &App, actor: &Actor, id: i64) -> AppResult
                     .await?
                     .ok_or(AppError::NotFound)?;
                 store::delete_relationship(&mut ctx.conn, id).await?;
-                AuditTrail::new(&actor, "ci_relationship", id, now())
-                    .record(
-                        ctx,
-                        "delete",
-                        None,
-                        Some(describe(r.source_id, &r.relation, r.target_id)),
-                        None,
-                    )
-                    .await?;
+                let at = now();
+                audit_relationship(
+                    ctx,
+                    |entity, entity_id| AuditTrail::new(&actor, entity, entity_id, at),
+                    id,
+                    false,
+                    (r.source_id, &r.relation, r.target_id),
+                )
+                .await?;
                 Ok(())
             })
         })
