@@ -59,6 +59,7 @@ changes-conflict = Conflict
 changes-more = +{ $count } more
 changes-conflicts-more = …and { $count } more, flagged in the calendar above.
 changes-freeze = Freeze
+changes-conflict-shared = both touch
 changes-freezes = Freeze periods
 changes-feed-hint = Subscribe in your calendar program with a personal API token:
 changes-day-mon = Mon

@@ -59,6 +59,7 @@ changes-conflict = 冲突
 changes-more = 另有 { $count } 项
 changes-conflicts-more = ……另有 { $count } 个冲突，已在上方日历中标出。
 changes-freeze = 封网
+changes-conflict-shared = 共同涉及
 changes-freezes = 封网期
 changes-feed-hint = 在日历程序中使用个人 API 令牌订阅：
 changes-day-mon = 周一

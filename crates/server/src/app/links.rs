@@ -68,6 +68,18 @@ impl LinkView {
             .map(|t| t.label_key(dir))
             .unwrap_or_else(|_| self.link_type.clone())
     }
+
+    /// The Fluent prefix of the other record's status labels: each kind has its own statuses.
+    pub fn status_prefix(&self) -> &'static str {
+        match self.other_kind.as_str() {
+            "problem" => "problem-status",
+            "change" => "change-status",
+            "release" => "release-status",
+            "ci" => "cmdb-status",
+            "article" => "kb-status",
+            _ => "status",
+        }
+    }
 }
 
 /// The page of a record. The one place to adjust when a slice's pages live elsewhere.

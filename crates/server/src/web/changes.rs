@@ -27,7 +27,7 @@ use axum::Router;
 use jiff::civil::Date;
 use jiff::Span;
 use serde::Deserialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use steward_core::change::RISK_QUESTIONS;
 use steward_core::Capability;
 
@@ -608,7 +608,66 @@ struct CalendarPage {
     freezes: Vec<FreezeView>,
     conflicts: usize,
     /// The first CONFLICTS_LISTED conflicts.
-    listed_conflicts: Vec<ConflictView>,
+    listed_conflicts: Vec<ConflictLine>,
+}
+
+/// A conflict as the page lists it: change numbers, and what they share or the freeze.
+struct ConflictLine {
+    kind: String,
+    /// (id, number) of the changes in conflict
+    changes: Vec<(i64, String)>,
+    /// The shared services by name, and shared CIs as #id.
+    shared: Vec<String>,
+    freeze: Option<String>,
+}
+
+fn conflict_lines(
+    view: &calendar::CalendarView,
+    service_names: &HashMap<i64, String>,
+) -> Vec<ConflictLine> {
+    let numbers: HashMap<i64, &str> = view
+        .changes
+        .iter()
+        .map(|e| (e.id, e.number.as_str()))
+        .collect();
+    let freezes: HashMap<i64, &str> = view
+        .freezes
+        .iter()
+        .map(|f| (f.id, f.name.as_str()))
+        .collect();
+    view.conflicts
+        .iter()
+        .take(CONFLICTS_LISTED)
+        .map(|k: &ConflictView| ConflictLine {
+            kind: k.kind.clone(),
+            changes: k
+                .change_ids
+                .iter()
+                .map(|id| {
+                    let number = numbers
+                        .get(id)
+                        .map_or_else(|| format!("#{id}"), |n| n.to_string());
+                    (*id, number)
+                })
+                .collect(),
+            shared: k
+                .service_ids
+                .iter()
+                .map(|id| {
+                    service_names
+                        .get(id)
+                        .cloned()
+                        .unwrap_or_else(|| format!("#{id}"))
+                })
+                .chain(k.ci_ids.iter().map(|id| format!("CI #{id}")))
+                .collect(),
+            freeze: k.freeze_id.map(|f| {
+                freezes
+                    .get(&f)
+                    .map_or_else(|| format!("#{f}"), |n| n.to_string())
+            }),
+        })
+        .collect()
 }
 
 fn day_start(u: &WebUser, d: Date) -> Result<i64, AppError> {
@@ -707,6 +766,19 @@ async fn calendar_page(
             }
             d = add_days(d, 1)?;
         }
+        let service_names = catalogue_app::list_services(&s.app, &u.actor)
+            .await?
+            .into_iter()
+            .map(|sv| {
+                let name = if u.lang == crate::i18n::Lang::ZhCn {
+                    sv.name_zh
+                } else {
+                    sv.name_en
+                };
+                (sv.id, name)
+            })
+            .collect();
+        let listed_conflicts = conflict_lines(&view, &service_names);
         let title = if week {
             format!("{first} – {last}")
         } else {
@@ -724,7 +796,7 @@ async fn calendar_page(
                 next: next.to_string(),
                 weeks,
                 conflicts: view.conflicts.len(),
-                listed_conflicts: view.conflicts.into_iter().take(CONFLICTS_LISTED).collect(),
+                listed_conflicts,
                 freezes: view.freezes,
             },
         ))
