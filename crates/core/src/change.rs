@@ -39,6 +39,8 @@ pub enum ChangeStatus {
     BackedOut,
     Reviewed,
     Closed,
+    /// Withdrawn before implementation started; final.
+    Cancelled,
 }
 string_enum!(ChangeStatus {
     Draft => "draft",
@@ -53,6 +55,7 @@ string_enum!(ChangeStatus {
     BackedOut => "backed_out",
     Reviewed => "reviewed",
     Closed => "closed",
+    Cancelled => "cancelled",
 });
 
 impl ChangeStatus {
@@ -60,12 +63,15 @@ impl ChangeStatus {
     /// decisions (to approved / rejected) are not actions; they follow from the votes.
     pub fn next(self, t: ChangeType, review_required: bool) -> &'static [ChangeStatus] {
         use ChangeStatus::*;
+        // Until implementation starts a change can be withdrawn (cancelled); after that its
+        // outcome is recorded instead.
         match (self, t) {
-            (Draft, ChangeType::Standard) => &[Approved],
-            (Draft, _) => &[Submitted],
-            (Submitted, ChangeType::Normal) => &[Assessed],
-            (Approved, _) => &[Scheduled],
-            (Scheduled, _) => &[Implementing],
+            (Draft, ChangeType::Standard) => &[Approved, Cancelled],
+            (Draft, _) => &[Submitted, Cancelled],
+            (Submitted, ChangeType::Normal) => &[Assessed, Cancelled],
+            (Submitted | Assessed, _) => &[Cancelled],
+            (Approved, _) => &[Scheduled, Cancelled],
+            (Scheduled, _) => &[Implementing, Cancelled],
             (Implementing, _) => &[Implemented, Failed, BackedOut],
             (Implemented, _) if review_required => &[Reviewed],
             (Implemented, _) => &[Reviewed, Closed],
@@ -86,7 +92,10 @@ impl ChangeStatus {
 
     /// Whether the change shows on the calendar when it has a window.
     pub fn on_calendar(self) -> bool {
-        !matches!(self, ChangeStatus::Draft | ChangeStatus::Rejected)
+        !matches!(
+            self,
+            ChangeStatus::Draft | ChangeStatus::Rejected | ChangeStatus::Cancelled
+        )
     }
 
     /// Confirmed on the calendar (scheduled or later) rather than tentative.
@@ -418,10 +427,30 @@ mod tests {
     #[test]
     fn lifecycle_per_type() {
         use ChangeStatus::*;
-        assert_eq!(Draft.next(ChangeType::Standard, false), &[Approved]);
-        assert_eq!(Draft.next(ChangeType::Normal, false), &[Submitted]);
-        assert_eq!(Submitted.next(ChangeType::Normal, false), &[Assessed]);
-        assert!(Submitted.next(ChangeType::Emergency, true).is_empty());
+        assert_eq!(
+            Draft.next(ChangeType::Standard, false),
+            &[Approved, Cancelled]
+        );
+        assert_eq!(
+            Draft.next(ChangeType::Normal, false),
+            &[Submitted, Cancelled]
+        );
+        assert_eq!(
+            Submitted.next(ChangeType::Normal, false),
+            &[Assessed, Cancelled]
+        );
+        // Waiting for the (E)CAB: only withdrawal is an action; the votes decide the rest.
+        assert_eq!(Submitted.next(ChangeType::Emergency, true), &[Cancelled]);
+        assert_eq!(Assessed.next(ChangeType::Normal, false), &[Cancelled]);
+        assert_eq!(
+            Scheduled.next(ChangeType::Normal, false),
+            &[Implementing, Cancelled]
+        );
+        assert!(!Implementing
+            .next(ChangeType::Normal, false)
+            .contains(&Cancelled));
+        assert!(Cancelled.next(ChangeType::Normal, false).is_empty());
+        assert!(!Cancelled.on_calendar());
         assert!(Assessed.open_for_votes(ChangeType::Normal));
         assert!(Submitted.open_for_votes(ChangeType::Emergency));
         assert!(!Submitted.open_for_votes(ChangeType::Normal));

@@ -217,9 +217,9 @@ pub async fn list(conn: &mut AnyConnection, f: &Filter) -> Result<Vec<Change>> {
 }
 
 /// Which changes the calendar shows over [from, to) ($1, $2): those with a planned window
-/// overlapping it, other than drafts and rejected ones.
-const IN_WINDOW: &str =
-    "c.planned_start < $2 AND c.planned_end > $1 AND c.status NOT IN ('draft', 'rejected')";
+/// overlapping it, other than drafts, rejected and cancelled ones (core ChangeStatus::on_calendar).
+const IN_WINDOW: &str = "c.planned_start < $2 AND c.planned_end > $1 \
+    AND c.status NOT IN ('draft', 'rejected', 'cancelled')";
 
 /// Changes with a planned window overlapping [from, to), in start order.
 pub async fn in_window(conn: &mut AnyConnection, from: i64, to: i64) -> Result<Vec<Change>> {

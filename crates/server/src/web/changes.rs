@@ -513,6 +513,7 @@ async fn transition(
                 override_reason: f.opt("override_reason"),
                 review_notes: f.opt("review_notes"),
                 review_outcome: f.opt("review_outcome"),
+                cancel_reason: f.opt("cancel_reason"),
             };
             changes::transition(&s.app, &u.actor, id, input, f.version()).await
         }

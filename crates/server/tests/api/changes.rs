@@ -14,6 +14,7 @@ on_both_databases!(
     the_calendar_flags_conflicts_and_freezes_and_feeds_ics,
     change_pages_work_in_both_languages,
     a_busy_day_in_the_month_view_links_to_the_week,
+    changes_are_cancelled_with_a_reason_until_implementation_starts,
 );
 
 struct Cast {
@@ -82,6 +83,75 @@ async fn vote(t: &TestApp, u: &User, id: i64, decision: &str, comment: &str) -> 
         json!({"decision": decision, "comment": comment}),
     )
     .await
+}
+
+async fn changes_are_cancelled_with_a_reason_until_implementation_starts(t: &TestApp) {
+    let p = cast(t).await;
+    let normal = |title: &str| json!({"change_type": "normal", "title": title, "reason": "r", "risk_answers": low_risk()});
+    // The raiser withdraws a draft; the reason is required and kept in the history.
+    let d = create(t, &p.raiser, normal("Unneeded")).await;
+    let id = d["id"].as_i64().unwrap();
+    assert_eq!(d["next"], json!(["submitted", "cancelled"]));
+    problem(
+        go(t, &p.raiser, id, json!({"to": "cancelled"})).await,
+        422,
+        Some("cancel_reason"),
+    )
+    .await;
+    let c = go_ok(
+        t,
+        &p.raiser,
+        id,
+        json!({"to": "cancelled", "cancel_reason": "duplicate of CHG-000002"}),
+    )
+    .await;
+    assert_eq!(c["status"], "cancelled");
+    assert_eq!(c["next"], json!([]));
+    problem(
+        go(t, &p.manager, id, json!({"to": "submitted"})).await,
+        409,
+        None,
+    )
+    .await;
+
+    // Once submitted, only a change manager withdraws it; a scheduled one leaves the calendar.
+    let c = create(t, &p.raiser, normal("Scheduled, then dropped")).await;
+    let id = c["id"].as_i64().unwrap();
+    go_ok(t, &p.raiser, id, json!({"to": "submitted"})).await;
+    go_ok(t, &p.manager, id, json!({"to": "assessed"})).await;
+    let reason = json!({"to": "cancelled", "cancel_reason": "vendor withdrew the patch"});
+    for who in [&p.raiser, &p.cab1] {
+        problem(go(t, who, id, reason.clone()).await, 403, None).await;
+    }
+    assert_eq!(vote(t, &p.cab1, id, "approve", "").await.status(), 200);
+    assert_eq!(vote(t, &p.cab2, id, "approve", "").await.status(), 200);
+    let window = json!({"to": "scheduled", "planned_start": "2030-03-10T02:00:00Z",
+                        "planned_end": "2030-03-10T04:00:00Z"});
+    go_ok(t, &p.manager, id, window).await;
+    let calendar = "/api/v1/changes/calendar?from=2030-03-01T00:00:00Z&to=2030-04-01T00:00:00Z";
+    let on_calendar = |v: Value| v["changes"].as_array().unwrap().len();
+    let cal: Value = t.get(calendar, &p.manager).await.json().await.unwrap();
+    assert_eq!(on_calendar(cal), 1);
+    let c = go_ok(t, &p.manager, id, reason).await;
+    assert_eq!(c["status"], "cancelled");
+    let cal: Value = t.get(calendar, &p.manager).await.json().await.unwrap();
+    assert_eq!(
+        on_calendar(cal),
+        0,
+        "a cancelled change leaves the calendar"
+    );
+    let mut conn = t.app.read().await.unwrap();
+    let reasons: Vec<(Option<String>,)> = sqlx::query_as(
+        "SELECT new_value FROM audit_log WHERE entity = 'change' AND entity_id = $1 AND action = 'cancel'",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        reasons,
+        vec![(Some("vendor withdrew the patch".to_string()),)]
+    );
 }
 
 async fn a_normal_change_goes_through_the_cab_and_review(t: &TestApp) {
@@ -197,7 +267,10 @@ async fn a_normal_change_goes_through_the_cab_and_review(t: &TestApp) {
         None,
     )
     .await;
-    assert_eq!(body["allowed_transitions"], json!(["implementing"]));
+    assert_eq!(
+        body["allowed_transitions"],
+        json!(["implementing", "cancelled"])
+    );
     let c = go_ok(t, &p.manager, id, json!({"to": "implementing"})).await;
     assert!(c["actual_start"].is_string());
     let c = go_ok(t, &p.manager, id, json!({"to": "failed"})).await;

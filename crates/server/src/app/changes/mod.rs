@@ -664,6 +664,8 @@ pub struct TransitionInput {
     pub review_notes: Option<String>,
     /// reviewed: successful, partially_successful or unsuccessful
     pub review_outcome: Option<String>,
+    /// cancelled: why the change is withdrawn (required)
+    pub cancel_reason: Option<String>,
 }
 
 pub const REVIEW_OUTCOMES: &[&str] = &["successful", "partially_successful", "unsuccessful"];
@@ -679,7 +681,8 @@ async fn quorum(conn: &mut AnyConnection, t: ChangeType) -> AppResult<i64> {
         .unwrap_or(default))
 }
 
-/// Moves a change along its lifecycle. The raiser submits; change managers do the rest.
+/// Moves a change along its lifecycle. The raiser submits or withdraws a draft; change
+/// managers do the rest.
 pub async fn transition(
     app: &App,
     actor: &Actor,
@@ -747,6 +750,10 @@ pub async fn transition(
                             let reason = text_field("override_reason", single_line(reason, 500))?;
                             trail.record(ctx, "freeze_override", Some("override_reason"), None, Some(reason)).await?;
                         }
+                    }
+                    ChangeStatus::Cancelled => {
+                        let reason = text_field("cancel_reason", multi_line(input.cancel_reason.as_deref().unwrap_or_default(), TEXT_MAX, true))?;
+                        trail.record(ctx, "cancel", Some("cancel_reason"), None, Some(reason)).await?;
                     }
                     ChangeStatus::Implementing => n.actual_start = Some(now),
                     ChangeStatus::Implemented | ChangeStatus::Failed | ChangeStatus::BackedOut => {
