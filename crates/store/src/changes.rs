@@ -185,6 +185,8 @@ pub struct Filter {
     pub change_type: Option<String>,
     /// Open for votes and not yet voted on by this user.
     pub awaiting_vote_of: Option<i64>,
+    /// Number or title contains this (any case).
+    pub text: Option<String>,
     /// Newest first: ids below this.
     pub before_id: Option<i64>,
     pub limit: i64,
@@ -207,6 +209,20 @@ pub async fn list(conn: &mut AnyConnection, f: &Filter) -> Result<Vec<Change>> {
         .push(" AND id NOT IN (SELECT change_id FROM change_votes WHERE user_id = ")
         .bind(u)
         .push(")");
+    }
+    if let Some(text) = &f.text {
+        // A substring scan: change lists are thousands of rows, not millions.
+        let escaped = text
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let pattern = format!("%{escaped}%");
+        sql.push(" AND (LOWER(number) LIKE ")
+            .bind(pattern.clone())
+            .push(" ESCAPE '\\' OR LOWER(title) LIKE ")
+            .bind(pattern)
+            .push(" ESCAPE '\\')");
     }
     if let Some(b) = f.before_id {
         sql.push(" AND id < ").bind(b);

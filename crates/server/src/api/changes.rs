@@ -95,6 +95,8 @@ pub struct ChangeQuery {
     pub change_type: Option<String>,
     /// Only changes waiting for the caller's CAB vote.
     pub awaiting_my_vote: Option<bool>,
+    /// Number or title contains this (any case)
+    pub q: Option<String>,
     /// 1..500, default 50
     pub limit: Option<i64>,
     pub cursor: Option<String>,
@@ -120,6 +122,7 @@ pub async fn list_changes(
         status: q.status,
         change_type: q.change_type,
         awaiting_my_vote: q.awaiting_my_vote.unwrap_or(false),
+        q: q.q,
         cursor,
         limit: q.limit.unwrap_or(50),
     };

@@ -28,7 +28,7 @@ use jiff::civil::Date;
 use jiff::Span;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
-use steward_core::change::RISK_QUESTIONS;
+use steward_core::change::{ChangeStatus, ChangeType, RISK_QUESTIONS};
 use steward_core::Capability;
 
 pub fn router() -> Router<AppState> {
@@ -81,7 +81,14 @@ fn local_value(u: &WebUser, v: &Option<String>) -> String {
 struct ListParams {
     mine: Option<String>,
     status: Option<String>,
+    change_type: Option<String>,
+    q: Option<String>,
+    /// The cursor of the next (older) page.
+    before: Option<i64>,
 }
+
+/// Changes per page of the list.
+const LIST_PAGE: i64 = 50;
 
 #[derive(Template)]
 #[template(path = "changes_list.html")]
@@ -93,23 +100,54 @@ struct ListPage {
     can_vote: bool,
     can_raise: bool,
     can_manage: bool,
+    q: String,
+    /// (value, selected)
+    statuses: Vec<(&'static str, bool)>,
+    types: Vec<(&'static str, bool)>,
+    /// The link to the next (older) page with the same filters.
+    older: Option<String>,
 }
 
 async fn list_page(State(s): State<AppState>, u: WebUser, Query(p): Query<ListParams>) -> Response {
     let r = async {
         let awaiting = p.mine.as_deref() == Some("votes");
+        let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+        let (status, change_type, q) = (nonempty(p.status), nonempty(p.change_type), nonempty(p.q));
         let page = changes::list(
             &s.app,
             &u.actor,
             ListQuery {
-                status: p.status.filter(|s| !s.is_empty()),
-                change_type: None,
+                status: status.clone(),
+                change_type: change_type.clone(),
                 awaiting_my_vote: awaiting,
-                cursor: None,
-                limit: 200,
+                q: q.clone(),
+                cursor: p.before,
+                limit: LIST_PAGE,
             },
         )
         .await?;
+        let (status, change_type, q) = (
+            status.unwrap_or_default(),
+            change_type.unwrap_or_default(),
+            q.unwrap_or_default(),
+        );
+        let older = page.next_cursor.map(|cursor| {
+            let mut query = form_urlencoded::Serializer::new(String::new());
+            if awaiting {
+                query.append_pair("mine", "votes");
+            }
+            for (k, v) in [
+                ("status", &status),
+                ("change_type", &change_type),
+                ("q", &q),
+            ] {
+                if !v.is_empty() {
+                    query.append_pair(k, v);
+                }
+            }
+            query.append_pair("before", &cursor);
+            format!("/changes?{}", query.finish())
+        });
         Ok(render(
             StatusCode::OK,
             &ListPage {
@@ -120,6 +158,16 @@ async fn list_page(State(s): State<AppState>, u: WebUser, Query(p): Query<ListPa
                 can_vote: u.actor.can(Capability::ApproveChanges),
                 can_raise: u.actor.can(Capability::RaiseChanges),
                 can_manage: u.actor.can(Capability::ManageChanges),
+                q,
+                statuses: ChangeStatus::ALL
+                    .iter()
+                    .map(|st| (st.as_str(), st.as_str() == status))
+                    .collect(),
+                types: ChangeType::ALL
+                    .iter()
+                    .map(|t| (t.as_str(), t.as_str() == change_type))
+                    .collect(),
+                older,
             },
         ))
     }

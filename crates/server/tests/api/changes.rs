@@ -15,6 +15,7 @@ on_both_databases!(
     change_pages_work_in_both_languages,
     a_busy_day_in_the_month_view_links_to_the_week,
     changes_are_cancelled_with_a_reason_until_implementation_starts,
+    the_change_list_searches_filters_and_pages,
 );
 
 struct Cast {
@@ -152,6 +153,81 @@ async fn changes_are_cancelled_with_a_reason_until_implementation_starts(t: &Tes
         reasons,
         vec![(Some("vendor withdrew the patch".to_string()),)]
     );
+}
+
+async fn the_change_list_searches_filters_and_pages(t: &TestApp) {
+    let p = cast(t).await;
+    for i in 1..=51 {
+        let kind = if i == 7 { "emergency" } else { "normal" };
+        let title = if i == 7 {
+            "数据库 100%_紧急扩容".to_string()
+        } else {
+            format!("Routine patch {i}")
+        };
+        create(
+            t,
+            &p.raiser,
+            json!({"change_type": kind, "title": title, "risk_answers": low_risk()}),
+        )
+        .await;
+    }
+    let numbers = |v: &Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["number"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // Words of the title, in any case, and the number; % and _ are plain characters.
+    for q in ["100%_紧急", "chg-000007", "数据库"] {
+        let url = format!("/api/v1/changes?q={}", urlencoding(q));
+        let v: Value = t.get(&url, &p.manager).await.json().await.unwrap();
+        assert_eq!(numbers(&v), vec!["CHG-000007"], "q={q}");
+    }
+    let v: Value = t
+        .get("/api/v1/changes?q=100%25%25", &p.manager)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(numbers(&v).is_empty(), "a literal %% matches nothing");
+    let v: Value = t
+        .get("/api/v1/changes?change_type=emergency", &p.manager)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(numbers(&v), vec!["CHG-000007"]);
+    let long = "x".repeat(201);
+    problem(
+        t.get(&format!("/api/v1/changes?q={long}"), &p.manager)
+            .await,
+        422,
+        Some("q"),
+    )
+    .await;
+
+    // The page shows 50 and links the older ones with the same filters.
+    let b = Browser::login(t, "cm@example.com").await;
+    let (status, html) = b.get("/changes").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("CHG-000051") && !html.contains("CHG-000001<"));
+    let at = html.find("before=").expect("a link to older changes");
+    let start = html[..at].rfind("/changes?").unwrap() + "/changes?".len();
+    let end = at + html[at..].find('"').unwrap();
+    let older = html[start..end].replace("&amp;", "&");
+    let (status, html) = b.get(&format!("/changes?{older}")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("CHG-000001<") && !html.contains("CHG-000051"));
+    let (_, html) = b.get("/changes?q=routine+patch+5&change_type=normal").await;
+    assert!(html.contains("Routine patch 5<") && html.contains("Routine patch 50<"));
+    assert!(!html.contains("Routine patch 4<") && !html.contains("Older changes"));
+}
+
+/// Percent-encodes a query value (tests only; the server decodes with form_urlencoded).
+fn urlencoding(v: &str) -> String {
+    form_urlencoded::byte_serialize(v.as_bytes()).collect()
 }
 
 async fn a_normal_change_goes_through_the_cab_and_review(t: &TestApp) {

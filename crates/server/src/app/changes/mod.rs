@@ -231,6 +231,8 @@ pub struct ListQuery {
     pub change_type: Option<String>,
     /// Only changes waiting for the actor's CAB vote.
     pub awaiting_my_vote: bool,
+    /// Number or title contains this.
+    pub q: Option<String>,
     pub cursor: Option<i64>,
     pub limit: i64,
 }
@@ -248,6 +250,11 @@ pub async fn list(app: &App, actor: &Actor, q: ListQuery) -> AppResult<Page<Chan
     if !(1..=500).contains(&q.limit) {
         return Err(AppError::invalid("limit", "must be between 1 and 500"));
     }
+    let text = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    if text.is_some_and(|t| t.chars().count() > 200) {
+        return Err(AppError::invalid("q", "must be at most 200 characters"));
+    }
+    let text = text.map(String::from);
     let mut conn = app.read().await?;
     let rows = store::list(
         &mut conn,
@@ -255,6 +262,7 @@ pub async fn list(app: &App, actor: &Actor, q: ListQuery) -> AppResult<Page<Chan
             status: q.status,
             change_type: q.change_type,
             awaiting_vote_of: q.awaiting_my_vote.then_some(actor.user_id),
+            text,
             before_id: q.cursor,
             limit: q.limit,
         },
