@@ -71,3 +71,4 @@ problems-change = Change
 problems-raise = Raise problem
 problems-on-ticket = Problems
 problems-no-trends = No recurring incidents in this period.
+problems-kedb-publish = Listed in the known error database (agents find and apply it)

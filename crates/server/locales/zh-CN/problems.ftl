@@ -71,3 +71,4 @@ problems-change = 变化
 problems-raise = 发起问题
 problems-on-ticket = 问题
 problems-no-trends = 此时间段内没有反复出现的事件。
+problems-kedb-publish = 发布到已知错误库（坐席可检索并套用）

@@ -365,6 +365,8 @@ async fn edit(
             contributing_factors: Some(f.get("contributing_factors").into()),
             workaround: Some(f.get("workaround").into()),
             resolution: Some(f.get("resolution").into()),
+            // The form carries the known-error switch only once there is a known error.
+            kedb_published: f.has("kedb_shown").then(|| f.get("kedb_published") == "on"),
             ..Default::default()
         };
         let res = problems::update(&s.app, &u.actor, id, patch, f.version()).await;

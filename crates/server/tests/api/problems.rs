@@ -653,6 +653,44 @@ async fn an_agent_links_incidents_and_records_a_known_error_on_the_pages(t: &Tes
         html.contains("Forget the network"),
         "the workaround is a reply"
     );
+    // Unticking the switch on the edit form takes it out of the known error database.
+    let (_, html) = b.get(&page).await;
+    assert!(html.contains("name=\"kedb_published\" checked"));
+    let v: Value = t
+        .get(&format!("/api/v1/problems/{id}"), &agent)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let version = v["version"].to_string();
+    let (status, html) = b
+        .post(
+            &page,
+            &page,
+            &[
+                ("version", version.as_str()),
+                ("title", "Wi-Fi drops on floor 3"),
+                ("priority", "P2"),
+                ("impact", "high"),
+                ("cause", "AP firmware bug"),
+                ("workaround", "Forget the network and join again"),
+                ("kedb_shown", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303, "{html}");
+    let v: Value = t
+        .get(&format!("/api/v1/problems/{id}"), &agent)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (&v["kedb_published"], &v["cause"]),
+        (&json!(false), &json!("AP firmware bug"))
+    );
+    let (_, html) = b.get("/problems/kedb?q=firmware").await;
+    assert!(!html.contains("Forget the network"));
     // Both languages.
     let (_, html) = b.get("/problems").await;
     assert!(html.contains("PRB-000001"));
