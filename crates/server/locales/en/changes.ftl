@@ -176,3 +176,5 @@ changes-search-placeholder = Number or words of the title
 changes-any = Any
 changes-filter = Show
 changes-older = Older changes →
+changes-freeze-scope = Frozen changes
+changes-freeze-all = every change

@@ -176,3 +176,5 @@ changes-search-placeholder = 编号或标题中的词
 changes-any = 全部
 changes-filter = 筛选
 changes-older = 更早的变更 →
+changes-freeze-scope = 封网范围
+changes-freeze-all = 所有变更

@@ -815,18 +815,7 @@ async fn calendar_page(
             }
             d = add_days(d, 1)?;
         }
-        let service_names = catalogue_app::list_services(&s.app, &u.actor)
-            .await?
-            .into_iter()
-            .map(|sv| {
-                let name = if u.lang == crate::i18n::Lang::ZhCn {
-                    sv.name_zh
-                } else {
-                    sv.name_en
-                };
-                (sv.id, name)
-            })
-            .collect();
+        let service_names = service_names(&s, &u).await?.into_iter().collect();
         let listed_conflicts = conflict_lines(&view, &service_names);
         let title = if week {
             format!("{first} – {last}")
@@ -854,6 +843,22 @@ async fn calendar_page(
     finish(&u, r)
 }
 
+/// The catalogue's services as (id, name in the user's language).
+async fn service_names(s: &AppState, u: &WebUser) -> Result<Vec<(i64, String)>, AppError> {
+    Ok(catalogue_app::list_services(&s.app, &u.actor)
+        .await?
+        .into_iter()
+        .map(|sv| {
+            let name = if u.lang == crate::i18n::Lang::ZhCn {
+                sv.name_zh
+            } else {
+                sv.name_en
+            };
+            (sv.id, name)
+        })
+        .collect())
+}
+
 // --- set-up: quorums, freeze periods, templates ---
 
 #[derive(Template)]
@@ -864,8 +869,19 @@ struct SetupPage {
     settings: ChangeSettings,
     freezes: Vec<FreezeView>,
     templates: Vec<TemplateView>,
+    /// (id, name): the services a freeze period may cover
+    services: Vec<(i64, String)>,
     can_manage: bool,
     error: Option<String>,
+}
+
+impl SetupPage {
+    fn service_name(&self, id: &i64) -> String {
+        self.services
+            .iter()
+            .find(|(sid, _)| sid == id)
+            .map_or_else(|| format!("#{id}"), |(_, name)| name.clone())
+    }
 }
 
 async fn setup_view(
@@ -879,6 +895,7 @@ async fn setup_view(
         settings: setup::settings(&s.app, &u.actor).await?,
         freezes: setup::list_freezes(&s.app, &u.actor).await?,
         templates: setup::list_templates(&s.app, &u.actor).await?,
+        services: service_names(s, u).await?,
         can_manage: u.actor.can(Capability::ManageChanges),
         error: error.map(|e| describe(u.lang, e)),
     })

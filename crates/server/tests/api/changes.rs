@@ -1009,6 +1009,23 @@ async fn change_pages_work_in_both_languages(t: &TestApp) {
         )
         .await;
     assert_eq!(status, 303);
+    // A freeze can cover one service; the list says what each one covers.
+    let (status, _) = m
+        .post(
+            "/changes/setup",
+            "/changes/setup/freezes",
+            &[
+                ("name", "Mail migration"),
+                ("starts_at", "2030-05-01T00:00"),
+                ("ends_at", "2030-05-02T00:00"),
+                ("service_id", svc_s.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (_, html) = m.get("/changes/setup").await;
+    assert!(html.contains("Quarter end") && html.contains("every change"));
+    assert!(html.contains("Mail migration") && html.contains(" · Email"));
 
     // In Chinese, for a user whose language is zh-CN.
     steward_server::app::accounts::create_user(
