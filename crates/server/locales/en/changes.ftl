@@ -178,3 +178,4 @@ changes-filter = Show
 changes-older = Older changes →
 changes-freeze-scope = Frozen changes
 changes-freeze-all = every change
+changes-conflicts-of-change = In its planned window this change touches what another change touches, or falls in a freeze period.

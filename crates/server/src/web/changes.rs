@@ -464,7 +464,29 @@ struct ChangePage {
     outcomes: &'static [&'static str],
     error: Option<String>,
     impact: ChangeImpact,
+    /// The calendar's conflicts that involve this change.
+    conflicts: Vec<ConflictLine>,
     links: super::links::LinksPanel,
+}
+
+/// The conflicts the change is in over its planned window, as the calendar finds them (none
+/// for changes off the calendar, such as drafts).
+async fn change_conflicts(
+    s: &AppState,
+    u: &WebUser,
+    ch: &ChangeView,
+) -> Result<Vec<ConflictLine>, AppError> {
+    let window = |t: &Option<String>| t.as_deref().and_then(crate::app::views::parse_instant);
+    let (Some(start), Some(end)) = (window(&ch.planned_start), window(&ch.planned_end)) else {
+        return Ok(vec![]);
+    };
+    let mut view = calendar::calendar(&s.app, &u.actor, start, end).await?;
+    view.conflicts.retain(|k| k.change_ids.contains(&ch.id));
+    if view.conflicts.is_empty() {
+        return Ok(vec![]);
+    }
+    let names = service_names(s, u).await?.into_iter().collect();
+    Ok(conflict_lines(&view, &names))
 }
 
 /// What the CMDB says the change's CIs affect: the union of their upstream impact.
@@ -518,9 +540,11 @@ async fn change_view(
     };
     let voted = ch.votes.iter().any(|v| v.user_id == u.actor.user_id);
     let impact = change_impact(s, u, &ch).await?;
+    let conflicts = change_conflicts(s, u, &ch).await?;
     let links = super::links::panel(&s.app, u, steward_core::RecordKind::Change, id).await?;
     Ok(ChangePage {
         impact,
+        conflicts,
         links,
         c: Chrome::new(u, "changes"),
         can_vote: ch.open_for_votes && !raiser && !voted && u.actor.can(Capability::ApproveChanges),

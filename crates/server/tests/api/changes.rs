@@ -787,6 +787,14 @@ async fn the_calendar_flags_conflicts_and_freezes_and_feeds_ics(t: &TestApp) {
     assert!(conflicts.contains(&json!({"kind": "overlap", "change_ids": [ids[0], ids[1]], "ci_ids": [], "service_ids": [svc], "freeze_id": null})));
     assert!(conflicts.contains(&json!({"kind": "freeze", "change_ids": [ids[2]], "ci_ids": [], "service_ids": [], "freeze_id": freeze["id"]})));
     assert_eq!(conflicts.len(), 2);
+    // Each change's page names its own conflicts.
+    let b = Browser::login(t, "cm@example.com").await;
+    let (_, html) = b.get(&format!("/changes/{}", ids[0])).await;
+    assert!(html.contains("In its planned window") && html.contains("CHG-000002</a>"));
+    assert!(html.contains("both touch Email"));
+    let (_, html) = b.get(&format!("/changes/{}", ids[2])).await;
+    assert!(html.contains("In a freeze period") && html.contains("year end"));
+    assert!(!html.contains("CHG-000001</a>"));
     problem(
         t.get(
             "/api/v1/changes/calendar?from=2030-01-02T00:00:00Z&to=2030-01-01T00:00:00Z",
