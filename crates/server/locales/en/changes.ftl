@@ -176,6 +176,6 @@ changes-search-placeholder = Number or words of the title
 changes-any = Any
 changes-filter = Show
 changes-older = Older changes →
-changes-freeze-scope = Frozen changes
+changes-freeze-scope = Applies to
 changes-freeze-all = every change
 changes-conflicts-of-change = In its planned window this change touches what another change touches, or falls in a freeze period.
