@@ -71,7 +71,8 @@ impl ChangeStatus {
             (Submitted, ChangeType::Normal) => &[Assessed, Cancelled],
             (Submitted | Assessed, _) => &[Cancelled],
             (Approved, _) => &[Scheduled, Cancelled],
-            (Scheduled, _) => &[Implementing, Cancelled],
+            // Scheduling a scheduled change again moves its window.
+            (Scheduled, _) => &[Implementing, Scheduled, Cancelled],
             (Implementing, _) => &[Implemented, Failed, BackedOut],
             (Implemented, _) if review_required => &[Reviewed],
             (Implemented, _) => &[Reviewed, Closed],
@@ -444,7 +445,7 @@ mod tests {
         assert_eq!(Assessed.next(ChangeType::Normal, false), &[Cancelled]);
         assert_eq!(
             Scheduled.next(ChangeType::Normal, false),
-            &[Implementing, Cancelled]
+            &[Implementing, Scheduled, Cancelled]
         );
         assert!(!Implementing
             .next(ChangeType::Normal, false)

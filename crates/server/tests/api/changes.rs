@@ -345,7 +345,23 @@ async fn a_normal_change_goes_through_the_cab_and_review(t: &TestApp) {
     .await;
     assert_eq!(
         body["allowed_transitions"],
-        json!(["implementing", "cancelled"])
+        json!(["implementing", "scheduled", "cancelled"])
+    );
+    // Scheduling it again moves the window.
+    let c = go_ok(
+        t,
+        &p.manager,
+        id,
+        json!({"to": "scheduled", "planned_start": "2030-01-11T02:00:00Z", "planned_end": "2030-01-11T05:00:00Z"}),
+    )
+    .await;
+    assert_eq!(
+        (&c["status"], &c["planned_start"], &c["planned_end"]),
+        (
+            &json!("scheduled"),
+            &json!("2030-01-11T02:00:00Z"),
+            &json!("2030-01-11T05:00:00Z")
+        )
     );
     let c = go_ok(t, &p.manager, id, json!({"to": "implementing"})).await;
     assert!(c["actual_start"].is_string());
