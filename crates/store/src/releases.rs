@@ -191,11 +191,12 @@ pub async fn changes(conn: &mut AnyConnection, release_id: i64) -> Result<Vec<Ch
     Ok(rows.iter().map(change_ref).collect::<sqlx::Result<_>>()?)
 }
 
-/// Changes in no release that still holds its changes (not cancelled), newest first: what a
-/// release may add.
+/// Changes a release may add, newest first: not rejected or cancelled themselves, and in no
+/// release that still holds its changes (not cancelled).
 pub async fn unreleased_changes(conn: &mut AnyConnection, limit: i64) -> Result<Vec<ChangeRef>> {
     let rows = sqlx::query(&format!(
-        "SELECT {CHANGE_COLUMNS} FROM changes c WHERE NOT EXISTS (SELECT 1 FROM release_changes rc \
+        "SELECT {CHANGE_COLUMNS} FROM changes c WHERE c.status NOT IN ('rejected', 'cancelled') \
+         AND NOT EXISTS (SELECT 1 FROM release_changes rc \
          JOIN releases r ON r.id = rc.release_id WHERE rc.change_id = c.id AND r.status <> 'cancelled') \
          ORDER BY c.id DESC LIMIT $1"
     ))

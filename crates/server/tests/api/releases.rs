@@ -487,6 +487,22 @@ async fn a_change_belongs_to_one_release(t: &TestApp) {
         )
         .await;
     problem(res, 422, Some("change_id")).await;
+    // A rejected change does not go into a release.
+    let rejected = change(t, &w.agent, "CHG-900011", "Turned down").await;
+    sqlx::query("UPDATE changes SET status = 'rejected' WHERE id = $1")
+        .bind(rejected)
+        .execute(&t.app.store.pool)
+        .await
+        .unwrap();
+    let res = t
+        .post(
+            &format!("/api/v1/releases/{a}/changes"),
+            &w.manager,
+            json!({"change_id": rejected}),
+        )
+        .await;
+    let body = problem(res, 422, Some("change_id")).await;
+    assert!(body.to_string().contains("rejected"), "{body}");
     // Cancelling A frees the change for B.
     ok(set_status(t, &w.manager, a, "cancelled").await).await;
     let r = ok(t

@@ -56,6 +56,15 @@ pub async fn add_change(
                 let c = store::change(&mut ctx.conn, input.change_id)
                     .await?
                     .ok_or_else(|| AppError::invalid("change_id", "no such change"))?;
+                if matches!(c.status.as_str(), "rejected" | "cancelled") {
+                    return Err(AppError::invalid(
+                        "change_id",
+                        format!(
+                            "{} is {}; a release takes only changes that go ahead",
+                            c.number, c.status
+                        ),
+                    ));
+                }
                 for (other_id, number, status) in
                     store::releases_of_change(&mut ctx.conn, c.id).await?
                 {
