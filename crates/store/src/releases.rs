@@ -257,6 +257,20 @@ pub async fn remove_change(
     Ok(r.rows_affected() == 1)
 }
 
+/// Deletes one acceptance check of the release; false when the release has no such check.
+pub async fn remove_check(
+    conn: &mut AnyConnection,
+    release_id: i64,
+    check_id: i64,
+) -> Result<bool> {
+    let r = sqlx::query("DELETE FROM release_checks WHERE release_id = $1 AND id = $2")
+        .bind(release_id)
+        .bind(check_id)
+        .execute(conn)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Check {
     pub id: i64,

@@ -34,6 +34,7 @@ use utoipa::{OpenApi, ToSchema};
         remove_change,
         add_check,
         record_check,
+        remove_check,
         go_live,
         record_deployment,
     ),
@@ -61,7 +62,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/releases/{id}/checklist", post(add_check))
         .route(
             "/api/v1/releases/{id}/checklist/{check_id}",
-            post(record_check),
+            post(record_check).delete(remove_check),
         )
         .route("/api/v1/releases/{id}/go-live", post(go_live))
         .route("/api/v1/releases/{id}/deployments", post(record_deployment))
@@ -213,6 +214,22 @@ pub async fn record_check(
 ) -> Result<Response, Problem> {
     let version = if_match_version(&headers, id)?;
     let view = work::record_check(&s.app, &actor, id, check_id, input, version).await?;
+    Ok(with_etag(view, StatusCode::OK))
+}
+
+/// Removes an acceptance check (while the release is assembled: planning, building, testing).
+#[utoipa::path(delete, path = "/api/v1/releases/{id}/checklist/{check_id}", tag = "releases",
+    params(("id" = i64, Path), ("check_id" = i64, Path), ("If-Match" = Option<String>, Header, description = IF_MATCH)),
+    responses((status = 200, body = ReleaseDetail), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 412, body = Problem)))]
+pub async fn remove_check(
+    State(s): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path((id, check_id)): Path<(i64, i64)>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let version = if_match_version(&headers, id)?;
+    let view = work::remove_check(&s.app, &actor, id, check_id, version).await?;
     Ok(with_etag(view, StatusCode::OK))
 }
 

@@ -39,6 +39,10 @@ pub fn router() -> Router<AppState> {
         )
         .route("/releases/{id}/checklist", post(add_check))
         .route("/releases/{id}/checklist/{check_id}", post(record_check))
+        .route(
+            "/releases/{id}/checklist/{check_id}/remove",
+            post(remove_check),
+        )
         .route("/releases/{id}/go-live", post(go_live))
         .route("/releases/{id}/deployments", post(record_deployment))
 }
@@ -431,6 +435,19 @@ async fn remove_change(
 ) -> Response {
     act(&s, &u, &headers, id, &f, || {
         work::remove_change(&s.app, &u.actor, id, change_id, f.version())
+    })
+    .await
+}
+
+async fn remove_check(
+    State(s): State<AppState>,
+    u: WebUser,
+    headers: HeaderMap,
+    Path((id, check_id)): Path<(i64, i64)>,
+    f: Fields,
+) -> Response {
+    act(&s, &u, &headers, id, &f, || {
+        work::remove_check(&s.app, &u.actor, id, check_id, f.version())
     })
     .await
 }

@@ -205,6 +205,49 @@ async fn a_release_runs_from_planning_to_live_and_takes_its_service_live(t: &Tes
         .await)
     .await;
     assert_eq!(r["checklist"][5]["text_zh"], "Card payments reconciled");
+    // A check added by mistake is removed rather than falsely passed; the log keeps it.
+    let r = ok(t
+        .post(
+            &format!("/api/v1/releases/{id}/checklist"),
+            &w.manager,
+            json!({"text_en": "Fax gateway tested", "mandatory": true}),
+        )
+        .await)
+    .await;
+    let wrong = r["checklist"][6]["id"].as_i64().unwrap();
+    let path = format!("/api/v1/releases/{id}/checklist/{wrong}");
+    let res = t
+        .req(reqwest::Method::DELETE, &path, &w.agent)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        matches!(res.status().as_u16(), 403 | 404),
+        "an agent cannot"
+    );
+    let res = t
+        .req(reqwest::Method::DELETE, &path, &w.manager)
+        .send()
+        .await
+        .unwrap();
+    let r = ok(res).await;
+    assert_eq!(r["checklist"].as_array().unwrap().len(), 6);
+    let res = t
+        .req(reqwest::Method::DELETE, &path, &w.manager)
+        .send()
+        .await
+        .unwrap();
+    problem(res, 404, None).await;
+    let h: Value = t
+        .get(&format!("/api/v1/releases/{id}/history"), &w.manager)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        h.to_string().contains("Fax gateway tested (mandatory)"),
+        "{h}"
+    );
     pass_all(t, &w.manager, &r).await;
     let r = ok(set_status(t, &w.manager, id, "awaiting_go_live").await).await;
     assert_eq!(r["checklist_complete"], true);
@@ -703,6 +746,23 @@ async fn release_pages_in_both_languages(t: &TestApp) {
     assert!(html.contains("Payments &#60;2.4&#62;"), "escaped title");
     assert!(html.contains("Functional acceptance"));
     let id: i64 = to.trim_start_matches("/releases/").parse().unwrap();
+    // A check is removed from the page (the last one).
+    let last_check = html
+        .rsplit(&format!("/releases/{id}/checklist/"))
+        .next()
+        .and_then(|rest| rest.split('/').next())
+        .expect("a check with a remove button")
+        .to_string();
+    let (status, _) = b
+        .post(
+            &to,
+            &format!("/releases/{id}/checklist/{last_check}/remove"),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (_, html) = b.get(&to).await;
+    assert!(!html.contains(&format!("/releases/{id}/checklist/{last_check}/remove")));
     let (status, to2) = b
         .post(
             &to,

@@ -196,6 +196,43 @@ pub async fn add_check(
         .await
 }
 
+/// Removes an acceptance check that does not belong on the list (while assembling); the
+/// audit log keeps what it said.
+pub async fn remove_check(
+    app: &App,
+    actor: &Actor,
+    id: i64,
+    check_id: i64,
+    if_match: Option<i64>,
+) -> AppResult<ReleaseDetail> {
+    let actor = actor.clone();
+    app.store
+        .write(move |ctx| {
+            Box::pin(async move {
+                let r = managed(ctx, &actor, id, if_match).await?;
+                let checks = store::checks(&mut ctx.conn, id).await?;
+                let check = checks
+                    .iter()
+                    .find(|k| k.id == check_id)
+                    .ok_or(AppError::NotFound)?;
+                status_of(&r)?.check_assembling().map_err(conflict)?;
+                store::remove_check(&mut ctx.conn, id, check_id).await?;
+                let now = now();
+                touch(ctx, &r, now).await?;
+                let what = format!(
+                    "{check_id}: {}{}",
+                    check.text_en,
+                    if check.mandatory { " (mandatory)" } else { "" }
+                );
+                AuditTrail::new(&actor, "release", id, now)
+                    .record(ctx, "remove_check", Some("checklist"), Some(what), None)
+                    .await?;
+                reload(ctx, id).await
+            })
+        })
+        .await
+}
+
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckResultInput {
