@@ -180,3 +180,4 @@ changes-freeze-scope = Applies to
 changes-freeze-all = every change
 changes-conflicts-of-change = In its planned window this change touches what another change touches, or falls in a freeze period.
 changes-reschedule = Move the window
+changes-release = Release

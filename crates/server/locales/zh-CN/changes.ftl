@@ -180,3 +180,4 @@ changes-freeze-scope = 适用范围
 changes-freeze-all = 所有变更
 changes-conflicts-of-change = 在计划窗口内，本变更与其他变更涉及相同的配置项或服务，或落在封网期内。
 changes-reschedule = 调整窗口
+changes-release = 所属发布

@@ -466,6 +466,8 @@ struct ChangePage {
     impact: ChangeImpact,
     /// The calendar's conflicts that involve this change.
     conflicts: Vec<ConflictLine>,
+    /// (id, number, status) of the releases that group it
+    releases: Vec<(i64, String, String)>,
     links: super::links::LinksPanel,
 }
 
@@ -541,10 +543,12 @@ async fn change_view(
     let voted = ch.votes.iter().any(|v| v.user_id == u.actor.user_id);
     let impact = change_impact(s, u, &ch).await?;
     let conflicts = change_conflicts(s, u, &ch).await?;
+    let releases = crate::app::releases::of_change(&s.app, &u.actor, id).await?;
     let links = super::links::panel(&s.app, u, steward_core::RecordKind::Change, id).await?;
     Ok(ChangePage {
         impact,
         conflicts,
+        releases,
         links,
         c: Chrome::new(u, "changes"),
         can_vote: ch.open_for_votes && !raiser && !voted && u.actor.can(Capability::ApproveChanges),

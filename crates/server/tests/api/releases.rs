@@ -771,6 +771,12 @@ async fn release_pages_in_both_languages(t: &TestApp) {
         )
         .await;
     assert_eq!(status, 303, "{to2}");
+    // The change's page names its release.
+    let (_, html) = b.get(&format!("/changes/{c}")).await;
+    assert!(
+        html.contains(&format!("href=\"/releases/{id}\"")),
+        "release on the change page"
+    );
     let (status, _) = b
         .post(
             &to,

@@ -287,6 +287,17 @@ fn require_staff(actor: &Actor) -> AppResult<()> {
     }
 }
 
+/// The releases that group a change, as (id, number, status), oldest first.
+pub async fn of_change(
+    app: &App,
+    actor: &Actor,
+    change_id: i64,
+) -> AppResult<Vec<(i64, String, String)>> {
+    require_staff(actor)?;
+    let mut conn = app.read().await?;
+    Ok(store::releases_of_change(&mut conn, change_id).await?)
+}
+
 /// Whether the actor may create and run releases (the pages ask to show the forms).
 pub fn may_manage(actor: &Actor) -> bool {
     actor.can(Capability::ManageChanges)
