@@ -479,6 +479,42 @@ pub async fn rate(
     Ok(())
 }
 
+/// A reader's vote with what they wrote, and who they are.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Feedback {
+    pub helpful: bool,
+    pub comment: String,
+    pub user_name: String,
+    pub rated_at: i64,
+}
+
+/// The newest votes that came with a comment.
+pub async fn feedback(
+    conn: &mut AnyConnection,
+    article_id: i64,
+    limit: i64,
+) -> Result<Vec<Feedback>> {
+    let rows = sqlx::query(
+        "SELECT r.helpful, r.comment, u.name, r.rated_at FROM knowledge_ratings r \
+         JOIN users u ON u.id = r.user_id WHERE r.article_id = $1 AND r.comment <> '' \
+         ORDER BY r.rated_at DESC, r.user_id LIMIT $2",
+    )
+    .bind(article_id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Feedback {
+                helpful: r.try_get::<i64, _>(0)? != 0,
+                comment: r.try_get(1)?,
+                user_name: r.try_get(2)?,
+                rated_at: r.try_get(3)?,
+            })
+        })
+        .collect()
+}
+
 /// (helpful, not helpful) votes of an article.
 pub async fn rating_counts(conn: &mut AnyConnection, article_id: i64) -> Result<(i64, i64)> {
     let row = sqlx::query(

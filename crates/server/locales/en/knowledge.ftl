@@ -79,3 +79,4 @@ field-title_en = English title
 field-body_en = English text
 field-audience = Audience
 field-category_id = Category
+kb-feedback = What readers said

@@ -79,3 +79,4 @@ field-title_en = 英文标题
 field-body_en = 英文正文
 field-audience = 受众
 field-category_id = 分类
+kb-feedback = 读者反馈

@@ -90,6 +90,18 @@ impl VersionView {
     }
 }
 
+/// A reader's vote that came with a comment (staff read these).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FeedbackView {
+    pub helpful: bool,
+    pub comment: String,
+    pub rated_by: String,
+    pub rated_at: String,
+}
+
+/// How many commented votes the article view carries.
+const FEEDBACK_SHOWN: i64 = 20;
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ArticleView {
     pub id: i64,
@@ -112,6 +124,8 @@ pub struct ArticleView {
     pub my_rating: Option<bool>,
     /// Tickets this article solved (staff only; 0 for requesters).
     pub ticket_count: i64,
+    /// The newest votes with a comment (staff only; empty for requesters).
+    pub feedback: Vec<FeedbackView>,
     /// What this reader may do now: edit, submit, approve, send_back, retire, rate, link.
     pub actions: Vec<String>,
     pub version: i64,
@@ -344,10 +358,23 @@ async fn build_view(
     let my_rating = store::rating(conn, a.id, actor.user_id)
         .await?
         .map(|r| r.helpful);
-    let ticket_count = if is_staff(actor) {
-        store::linked_tickets(conn, a.id).await?.len() as i64
+    let (ticket_count, feedback) = if is_staff(actor) {
+        let feedback = store::feedback(conn, a.id, FEEDBACK_SHOWN)
+            .await?
+            .into_iter()
+            .map(|f| FeedbackView {
+                helpful: f.helpful,
+                comment: f.comment,
+                rated_by: f.user_name,
+                rated_at: instant(f.rated_at),
+            })
+            .collect();
+        (
+            store::linked_tickets(conn, a.id).await?.len() as i64,
+            feedback,
+        )
     } else {
-        0
+        (0, vec![])
     };
     // Requesters read the live version only: not a newer draft's title, nor the review notes.
     let staff = is_staff(actor);
@@ -374,6 +401,7 @@ async fn build_view(
         not_helpful,
         my_rating,
         ticket_count,
+        feedback,
         actions: actions(actor, a, &latest),
         version: a.version,
         created_at: instant(a.created_at),

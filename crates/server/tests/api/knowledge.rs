@@ -563,6 +563,25 @@ async fn readers_rate_and_staff_link_tickets(t: &TestApp) {
         (r["helpful"].as_i64(), r["not_helpful"].as_i64()),
         (Some(0), Some(1))
     );
+    // Staff read what readers wrote; readers do not read each other's comments.
+    let seen: Value = t
+        .get(&format!("/api/v1/articles/{id}"), &c.requester)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seen["feedback"], json!([]));
+    let staff: Value = t
+        .get(&format!("/api/v1/articles/{id}"), &c.agent)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(staff["feedback"][0]["comment"], "不清楚");
+    assert_eq!(staff["feedback"][0]["helpful"], false);
+    let b = Browser::login(t, "agent@x.test").await;
+    let (_, html) = b.get(&format!("/knowledge/{id}")).await;
+    assert!(html.contains("不清楚") && html.contains("What readers said"));
     // One vote per user: changing it replaces it.
     let r: Value = t
         .post(&rate, &c.requester, json!({"helpful": true}))
