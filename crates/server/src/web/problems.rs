@@ -470,6 +470,7 @@ struct KedbQuery {
     q: Option<String>,
     /// The incident to apply a known error to (its number), carried from the ticket page.
     ticket: Option<String>,
+    cursor: Option<String>,
 }
 
 #[derive(Template)]
@@ -479,6 +480,8 @@ struct KedbPage {
     q: String,
     ticket: String,
     items: Vec<ProblemView>,
+    /// The cursor of the next page of known errors.
+    next: Option<String>,
     can_apply: bool,
 }
 
@@ -489,16 +492,18 @@ async fn kedb_page(State(s): State<AppState>, u: WebUser, uri: axum::http::Uri) 
             kedb: Some(true),
             q: kq.q.clone(),
             limit: Some(50),
+            cursor: kq.cursor,
             ..Default::default()
         };
-        let items = problems::list(&s.app, &u.actor, &q).await?.items;
+        let page = problems::list(&s.app, &u.actor, &q).await?;
         Ok(render(
             StatusCode::OK,
             &KedbPage {
                 c: Chrome::new(&u, "problems"),
                 q: kq.q.unwrap_or_default(),
                 ticket: kq.ticket.unwrap_or_default(),
-                items,
+                items: page.items,
+                next: page.next_cursor,
                 can_apply: u.actor.can(Capability::EditTickets),
             },
         ))

@@ -13,12 +13,40 @@ on_both_databases!(
     problems_are_staff_only_and_auditors_change_nothing,
     the_trend_view_counts_recurring_incidents,
     an_agent_links_incidents_and_records_a_known_error_on_the_pages,
+    the_known_error_database_page_pages,
 );
 
 async fn new_problem(t: &TestApp, user: &crate::common::User, body: Value) -> Value {
     let res = t.post("/api/v1/problems", user, body).await;
     assert_eq!(res.status(), 201, "create problem");
     res.json().await.unwrap()
+}
+
+async fn the_known_error_database_page_pages(t: &TestApp) {
+    let agent = t.user("agent@example.com", "agent", None, vec![]).await;
+    for i in 1..=51 {
+        let p = new_problem(t, &agent, json!({"title": format!("Known error {i}")})).await;
+        let res = patch(
+            t,
+            &agent,
+            p["id"].as_i64().unwrap(),
+            json!({"status": "known_error", "cause": "c", "workaround": format!("Workaround {i} & retry")}),
+        )
+        .await;
+        assert_eq!(res.status(), 200);
+    }
+    let b = Browser::login(t, "agent@example.com").await;
+    let (status, html) = b.get("/problems/kedb?ticket=INC-000009").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Workaround 51 &#38; retry") && !html.contains("Workaround 1 &#38;"));
+    let at = html.find("cursor=").expect("a link to more known errors");
+    let start = html[..at].rfind("/problems/kedb?").unwrap();
+    let end = at + html[at..].find('"').unwrap();
+    let more = html[start..end].replace("&amp;", "&");
+    assert!(more.contains("ticket=INC-000009"), "{more}");
+    let (status, html) = b.get(&more).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Workaround 1 &#38; retry") && !html.contains("Workaround 51"));
 }
 
 async fn patch(t: &TestApp, user: &crate::common::User, id: i64, body: Value) -> reqwest::Response {
