@@ -3,6 +3,7 @@
 
 use super::extract::{if_match_version, ApiActor, ApiJson, CreateJson};
 use super::problem::Problem;
+use super::releases::HistoryList;
 use crate::app::changes::calendar::{self, CalendarEntry, CalendarView, ConflictView};
 use crate::app::changes::setup::{
     self, ChangeSettings, FreezeInput, FreezeView, RiskAnswerView, RiskQuestionView, TemplateInput,
@@ -30,6 +31,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
         list_changes,
         create_change,
         get_change,
+        change_history,
         update_change,
         transition,
         vote,
@@ -66,6 +68,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/changes/calendar", get(get_calendar))
         .route("/api/v1/changes/calendar.ics", get(calendar_ics))
         .route("/api/v1/changes/{id}", get(get_change).patch(update_change))
+        .route("/api/v1/changes/{id}/history", get(change_history))
         .route("/api/v1/changes/{id}/transitions", post(transition))
         .route("/api/v1/changes/{id}/votes", post(vote))
         .route(
@@ -151,6 +154,18 @@ pub async fn get_change(
     Path(id): Path<i64>,
 ) -> Result<Response, Problem> {
     Ok(with_etag(changes::get(&s.app, &actor, id).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/changes/{id}/history", tag = "changes", params(("id" = i64, Path)),
+    responses((status = 200, body = HistoryList), (status = 404, body = Problem)))]
+pub async fn change_history(
+    State(s): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(id): Path<i64>,
+) -> Result<Json<HistoryList>, Problem> {
+    Ok(Json(HistoryList {
+        items: changes::history(&s.app, &actor, id).await?,
+    }))
 }
 
 #[utoipa::path(patch, path = "/api/v1/changes/{id}", tag = "changes", request_body = ChangePatch,

@@ -307,6 +307,31 @@ impl HistoryEntry {
     }
 }
 
+/// A record's audit entries, oldest first, with the names of who made them.
+pub(crate) async fn history_of(
+    conn: &mut sqlx::AnyConnection,
+    entity: &str,
+    id: i64,
+) -> steward_store::Result<Vec<HistoryEntry>> {
+    let entries = audit::entries_for(conn, entity, id).await?;
+    let mut names: std::collections::HashMap<i64, Option<String>> = Default::default();
+    let mut out = Vec::with_capacity(entries.len());
+    for e in entries {
+        let name = match e.actor_id {
+            Some(uid) => {
+                if !names.contains_key(&uid) {
+                    let name = accounts::get_user(conn, uid).await?.map(|u| u.name);
+                    names.insert(uid, name);
+                }
+                names.get(&uid).cloned().flatten()
+            }
+            None => None,
+        };
+        out.push(HistoryEntry::new(&e, name));
+    }
+    Ok(out)
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,

@@ -468,6 +468,7 @@ struct ChangePage {
     conflicts: Vec<ConflictLine>,
     /// (id, number, status) of the releases that group it
     releases: Vec<(i64, String, String)>,
+    history: Vec<crate::app::views::HistoryEntry>,
     links: super::links::LinksPanel,
 }
 
@@ -544,11 +545,13 @@ async fn change_view(
     let impact = change_impact(s, u, &ch).await?;
     let conflicts = change_conflicts(s, u, &ch).await?;
     let releases = crate::app::releases::of_change(&s.app, &u.actor, id).await?;
+    let history = changes::history(&s.app, &u.actor, id).await?;
     let links = super::links::panel(&s.app, u, steward_core::RecordKind::Change, id).await?;
     Ok(ChangePage {
         impact,
         conflicts,
         releases,
+        history,
         links,
         c: Chrome::new(u, "changes"),
         can_vote: ch.open_for_votes && !raiser && !voted && u.actor.can(Capability::ApproveChanges),

@@ -153,6 +153,23 @@ async fn changes_are_cancelled_with_a_reason_until_implementation_starts(t: &Tes
         reasons,
         vec![(Some("vendor withdrew the patch".to_string()),)]
     );
+    drop(conn);
+    // The history is read through the API and on the page, by staff only.
+    let path = format!("/api/v1/changes/{id}/history");
+    let h: Value = t.get(&path, &p.auditor).await.json().await.unwrap();
+    let items = h["items"].as_array().unwrap();
+    assert_eq!(items[0]["action"], "create");
+    assert!(items
+        .iter()
+        .any(|e| e["action"] == "vote" && e["actor_id"] == p.cab1.id));
+    assert!(items
+        .iter()
+        .any(|e| e["action"] == "cancel" && e["new_value"] == "vendor withdrew the patch"));
+    problem(t.get(&path, &p.requester).await, 404, None).await;
+    let b = Browser::login(t, "cm@example.com").await;
+    let (_, html) = b.get(&format!("/changes/{id}")).await;
+    assert!(html.contains("History") && html.contains("reason for cancelling"));
+    assert!(html.contains("vendor withdrew the patch"));
 }
 
 async fn the_change_list_searches_filters_and_pages(t: &TestApp) {

@@ -8,7 +8,7 @@ pub mod setup;
 
 use super::error::text_field;
 use super::idempotency::{self, IdempotencyKey};
-use super::views::{instant, parse_instant, Page};
+use super::views::{history_of, instant, parse_instant, HistoryEntry, Page};
 use super::{now, Actor, App, AppError, AppResult, AuditTrail};
 use serde::{Deserialize, Serialize};
 use sqlx::AnyConnection;
@@ -223,6 +223,14 @@ pub async fn get(app: &App, actor: &Actor, id: i64) -> AppResult<ChangeView> {
     let mut conn = app.read().await?;
     let c = visible(&mut conn, actor, id).await?;
     build_view(&mut conn, &c).await
+}
+
+/// The audit history of a change, oldest first: every field change, transition, vote and
+/// cancellation with who made it.
+pub async fn history(app: &App, actor: &Actor, id: i64) -> AppResult<Vec<HistoryEntry>> {
+    let mut conn = app.read().await?;
+    visible(&mut conn, actor, id).await?;
+    Ok(history_of(&mut conn, "change", id).await?)
 }
 
 #[derive(Debug, Clone, Default)]

@@ -20,7 +20,7 @@ use steward_core::cmdb::{self as rules, AttributeDef, AttributeKind, CiStatus};
 use steward_core::text::{multi_line, single_line};
 use steward_core::Capability;
 use steward_store::cmdb::{self as store, Ci, CiType};
-use steward_store::{accounts, audit, catalogue, search, WriteCtx};
+use steward_store::{accounts, catalogue, search, WriteCtx};
 use utoipa::ToSchema;
 
 const NAME_MAX: usize = 200;
@@ -769,24 +769,5 @@ pub async fn history(app: &App, actor: &Actor, id: i64) -> AppResult<Vec<History
     store::get_ci(&mut conn, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let entries = audit::entries_for(&mut conn, "ci", id).await?;
-    let mut names: HashMap<i64, String> = HashMap::new();
-    let mut out = Vec::with_capacity(entries.len());
-    for e in entries {
-        let name = match e.actor_id {
-            Some(a) => {
-                if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(a) {
-                    let n = accounts::get_user(&mut conn, a)
-                        .await?
-                        .map(|u| u.name)
-                        .unwrap_or_default();
-                    slot.insert(n);
-                }
-                names.get(&a).cloned()
-            }
-            None => None,
-        };
-        out.push(HistoryEntry::new(&e, name));
-    }
-    Ok(out)
+    Ok(crate::app::views::history_of(&mut conn, "ci", id).await?)
 }

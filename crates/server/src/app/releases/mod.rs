@@ -8,17 +8,16 @@ pub mod work;
 
 use super::error::text_field;
 use super::idempotency::{self, IdempotencyKey};
-use super::views::{instant, HistoryEntry, Page};
+use super::views::{history_of, instant, HistoryEntry, Page};
 use super::{now, Actor, App, AppError, AppResult, AuditTrail};
 use serde::{Deserialize, Serialize};
 use sqlx::AnyConnection;
-use std::collections::HashMap;
 use steward_core::release::{ReleaseError, ReleaseStatus, ReleaseType, DEFAULT_CHECKS};
 use steward_core::text::{multi_line, single_line};
 use steward_core::{Capability, Role};
 use steward_store::releases::{self as store, Release, ReleaseFilter};
 use steward_store::tickets::next_number;
-use steward_store::{accounts, audit, catalogue, WriteCtx};
+use steward_store::{accounts, catalogue, WriteCtx};
 use utoipa::{IntoParams, ToSchema};
 
 const TITLE_MAX: usize = 200;
@@ -692,20 +691,5 @@ pub async fn update(
 pub async fn history(app: &App, actor: &Actor, id: i64) -> AppResult<Vec<HistoryEntry>> {
     let mut conn = app.read().await?;
     visible(&mut conn, actor, id).await?;
-    let entries = audit::entries_for(&mut conn, "release", id).await?;
-    let mut names: HashMap<i64, Option<String>> = HashMap::new();
-    let mut out = Vec::with_capacity(entries.len());
-    for e in entries {
-        let name = match e.actor_id {
-            Some(uid) => {
-                if let std::collections::hash_map::Entry::Vacant(v) = names.entry(uid) {
-                    v.insert(accounts::get_user(&mut conn, uid).await?.map(|u| u.name));
-                }
-                names.get(&uid).cloned().flatten()
-            }
-            None => None,
-        };
-        out.push(HistoryEntry::new(&e, name));
-    }
-    Ok(out)
+    Ok(history_of(&mut conn, "release", id).await?)
 }
