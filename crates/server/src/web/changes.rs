@@ -472,6 +472,19 @@ struct ChangePage {
     links: super::links::LinksPanel,
 }
 
+impl ChangePage {
+    /// A history value as the reader reads it: labels for codes, times in their time zone.
+    fn shown(&self, e: &crate::app::views::HistoryEntry, v: &str) -> String {
+        match e.field.as_deref() {
+            Some("status") => self.c.label("change-status", v),
+            Some("risk") => self.c.label("change-risk", v),
+            Some("review_outcome") => self.c.label("change-outcome", v),
+            Some("planned_start" | "planned_end" | "actual_start" | "actual_end") => self.c.time(v),
+            _ => v.to_string(),
+        }
+    }
+}
+
 /// The conflicts the change is in over its planned window, as the calendar finds them (none
 /// for changes off the calendar, such as drafts).
 async fn change_conflicts(
