@@ -319,9 +319,8 @@ pub(crate) async fn history_of(
     for e in entries {
         let name = match e.actor_id {
             Some(uid) => {
-                if !names.contains_key(&uid) {
-                    let name = accounts::get_user(conn, uid).await?.map(|u| u.name);
-                    names.insert(uid, name);
+                if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(uid) {
+                    slot.insert(accounts::get_user(conn, uid).await?.map(|u| u.name));
                 }
                 names.get(&uid).cloned().flatten()
             }
